@@ -1,0 +1,177 @@
+"""Run a sentence-transformers model's encoder in ONNX Runtime.
+
+sentence-transformers stays the interface: tokenizer, prompts, batching,
+pooling and normalisation are its own. Only the transformer's forward pass
+is swapped for an ONNX Runtime session, which on two cores is about twice as
+fast in batches and three times as fast for one short question, with the
+same vectors (cosine > 0.9999, checked on every export). sentence-transformers'
+own ONNX backend would need `optimum`, whose releases pin transformers 4.
+
+The export happens once per model, into the cache directory, atomically and
+under a file lock; a model that cannot be exported, or whose export does not
+reproduce the PyTorch vectors, keeps running in PyTorch. Weights are saved
+as ONNX external data, which ONNX Runtime memory-maps: loading costs almost
+no memory, and of the 250,000-row vocabulary only the rows in use become
+resident. The PyTorch copy of the weights is released once replaced.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from retrieval.locking import exclusive_lock
+
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 2
+MODEL_FILE = "model.onnx"
+DATA_FILE = "model.onnx.data"
+OPSET = 17
+MIN_PROBE_COSINE = 0.9999
+_PROBE = ["query: Nghị quyết 05 về xây dựng mô hình Chủ nghĩa xã hội tại Hải Phòng",
+          "passage: ngắn", "query: hello world, how are you today?"]
+
+
+class OnnxEncoder(torch.nn.Module):
+    """Stands in for the Hugging Face encoder inside sentence-transformers' Transformer module."""
+
+    def __init__(self, path: Path, config, threads: int | None = None):
+        super().__init__()
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.config = config     # sentence-transformers reads it (hidden size, output flags)
+        self._session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_unused) -> dict:
+        (hidden,) = self._session.run(None, {
+            "input_ids": input_ids.numpy().astype(np.int64),
+            "attention_mask": attention_mask.numpy().astype(np.int64),
+        })
+        return {"last_hidden_state": torch.from_numpy(hidden)}
+
+
+class _Encoder(torch.nn.Module):
+    """What gets exported: token ids and mask in, last hidden state out."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def accelerate(model, cache_dir: Path, threads: int | None = None) -> bool:
+    """Swap ``model``'s encoder for ONNX Runtime; False (PyTorch kept) when that is not possible."""
+    transformer = model[0]
+    encoder = getattr(transformer, "model", None)
+    if not isinstance(encoder, torch.nn.Module) or not hasattr(encoder, "config"):
+        return False
+    folder = cache_dir / "onnx" / _fingerprint(encoder)
+    try:
+        if not folder.exists():
+            with exclusive_lock(folder.with_suffix(".lock")):
+                if not folder.exists():
+                    _export(model, encoder, folder)
+        transformer.model = OnnxEncoder(folder / MODEL_FILE, encoder.config, threads)
+        del encoder
+        _release_freed_memory()
+        return True
+    except Exception:
+        log.warning("ONNX Runtime acceleration unavailable; the encoder stays in PyTorch", exc_info=True)
+        return False
+
+
+def _export(model, encoder: torch.nn.Module, folder: Path) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    batch = model.tokenizer(_PROBE, padding=True, return_tensors="pt")
+    wrapped = _Encoder(encoder.eval())
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    traced = tmp_dir / "traced.onnx"
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # Tracing warns about shape-dependent branches of the attention
+            # mask code; the probe comparison below is what proves the graph.
+            warnings.simplefilter("ignore")
+            # The reference first: a module just traced for export can answer differently.
+            expected = _pooled(wrapped(batch["input_ids"], batch["attention_mask"]).numpy(), batch)
+            torch.onnx.export(
+                wrapped, (batch["input_ids"], batch["attention_mask"]), str(traced),
+                input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                dynamic_axes={name: {0: "batch", 1: "tokens"}
+                              for name in ("input_ids", "attention_mask", "last_hidden_state")},
+                opset_version=OPSET, dynamo=False,
+            )
+        onnx.save_model(onnx.load(str(traced)), str(tmp_dir / MODEL_FILE), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=DATA_FILE, size_threshold=1024)
+        traced.unlink()
+        got = _pooled(OnnxEncoder(tmp_dir / MODEL_FILE, encoder.config)
+                      .forward(**batch)["last_hidden_state"].numpy(), batch)
+        cosine = float((expected * got).sum(axis=1).min())
+        if cosine < MIN_PROBE_COSINE:
+            raise ValueError(f"ONNX export differs from PyTorch (cosine {cosine:.6f})")
+        tmp_dir.chmod(0o755)  # mkdtemp makes it private; the service account must read it
+        for path in tmp_dir.iterdir():
+            path.chmod(0o644)
+        os.replace(tmp_dir, folder)
+        log.info("encoder exported to ONNX: %s", folder)
+        _remove_superseded(folder)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _remove_superseded(current: Path) -> None:
+    """Earlier exports (older weights or exporter) are 470 MB each; a process still
+    using one keeps its memory map, so removing the files is safe."""
+    for other in current.parent.iterdir():
+        if other.is_dir() and other != current and not other.name.startswith(".export-"):
+            shutil.rmtree(other, ignore_errors=True)
+            other.with_suffix(".lock").unlink(missing_ok=True)
+
+
+def _release_freed_memory() -> None:
+    """Hand the replaced PyTorch weights back to the system (glibc keeps freed heap otherwise)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: the memory is reused by the process instead
+        pass
+
+
+def _pooled(hidden: np.ndarray, batch) -> np.ndarray:
+    mask = batch["attention_mask"].numpy()[..., None]
+    vectors = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _fingerprint(encoder: torch.nn.Module) -> str:
+    """Changes with the weight files, the architecture, the exporter and torch.
+
+    Read from the files' identity on disk (size, modification time), not from
+    the tensors, which would cost a pass over (and a copy of) every weight.
+    """
+    config = encoder.config
+    digest = hashlib.sha256(f"{EXPORT_VERSION}|{torch.__version__}|{config.to_json_string()}".encode())
+    source = Path(getattr(config, "_name_or_path", "") or "")
+    if source.is_dir():
+        for weights in sorted(source.glob("*.safetensors")) + sorted(source.glob("*.bin")):
+            stat = weights.stat()
+            digest.update(f"{weights.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
