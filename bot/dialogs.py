@@ -1,0 +1,47 @@
+"""Where a multi-step dialog (feedback, subscription, ...) stands for each user."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class DialogStore(Protocol):
+    async def current(self, platform: str, user_id: str) -> str | None: ...
+
+    async def state(self, platform: str, user_id: str) -> dict[str, Any]: ...
+
+    async def open(self, platform: str, user_id: str, name: str, state: dict[str, Any]) -> None: ...
+
+    async def close(self, platform: str, user_id: str) -> None: ...
+
+    async def take(self, platform: str, user_id: str, name: str) -> dict[str, Any] | None:
+        """Close dialog ``name`` and return its state; None if it is not open (exactly once)."""
+        ...
+
+
+class MemoryDialogStore:
+    """For the terminal chat and tests; deployments keep dialogs in the database."""
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+
+    async def current(self, platform: str, user_id: str) -> str | None:
+        entry = self._open.get((platform, user_id))
+        return entry[0] if entry else None
+
+    async def state(self, platform: str, user_id: str) -> dict[str, Any]:
+        entry = self._open.get((platform, user_id))
+        return dict(entry[1]) if entry else {}
+
+    async def open(self, platform: str, user_id: str, name: str, state: dict[str, Any]) -> None:
+        self._open[(platform, user_id)] = (name, dict(state))
+
+    async def close(self, platform: str, user_id: str) -> None:
+        self._open.pop((platform, user_id), None)
+
+    async def take(self, platform: str, user_id: str, name: str) -> dict[str, Any] | None:
+        entry = self._open.get((platform, user_id))
+        if entry is None or entry[0] != name:
+            return None
+        del self._open[(platform, user_id)]
+        return dict(entry[1])

@@ -1,0 +1,140 @@
+"""The one path every incoming message takes, whatever the messenger.
+
+    adapter → Incoming → Pipeline.process → router → handler → [Reply] → adapter
+
+Before a handler sees a message, the pipeline drops redelivered copies
+(Telegram and Zalo retry webhooks; a resident must never get two answers to
+one message) and applies per-user flood control (one friendly notice, then
+silence until the window passes). A failure in a handler (a database
+outage, say) becomes a polite "try again later", never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
+from typing import Protocol
+
+from bot.deps import Deps
+from bot.messages import Incoming, Reply
+from handlers.qa import problem_with
+from retrieval.searcher import SearchResult
+
+log = logging.getLogger(__name__)
+
+FLOOD_NOTICE = (
+    "Bạn gửi nhanh quá, mình cần nghỉ một chút. "
+    "Bạn đợi khoảng một phút rồi hỏi tiếp giúp mình nhé."
+)
+TRY_LATER = "Xin lỗi, hệ thống đang bận hoặc gặp sự cố. Bạn vui lòng thử lại sau ít phút nhé."
+
+
+class SeenMessages(Protocol):
+    async def first_time(self, platform: str, message_id: str) -> bool:
+        """Record the delivery; False when this (platform, id) was already processed."""
+
+
+class MemorySeenMessages:
+    """Bounded in-process memory of delivery ids (for the console and tests)."""
+
+    def __init__(self, capacity: int = 100_000):
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._capacity = capacity
+
+    async def first_time(self, platform: str, message_id: str) -> bool:
+        key = (platform, message_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+class FloodControl:
+    """Sliding window per user: at most ``limit`` messages per ``window`` seconds."""
+
+    def __init__(self, limit: int, window: float, clock=time.monotonic):
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._times: dict[tuple[str, str], deque[float]] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    def check(self, platform: str, user_id: str) -> str:
+        """"ok", "warn" (first message over the limit) or "drop" (silent)."""
+        key, now = (platform, user_id), self._clock()
+        times = self._times.setdefault(key, deque())
+        while times and now - times[0] >= self._window:
+            times.popleft()
+        if len(times) < self._limit:
+            times.append(now)
+            self._warned.discard(key)
+            return "ok"
+        if key in self._warned:
+            return "drop"
+        self._warned.add(key)
+        return "warn"
+
+
+class Pipeline:
+    def __init__(self, deps: Deps, seen: SeenMessages | None = None, flood: FloodControl | None = None):
+        self.deps = deps
+        self.seen = seen or _default_seen(deps)
+        self.flood = flood or FloodControl(
+            deps.settings.flood_max_messages, deps.settings.flood_window_seconds
+        )
+
+    async def process(self, msg: Incoming) -> list[Reply]:
+        """Replies to send for ``msg`` (empty for duplicates and flood silence)."""
+        try:
+            if msg.message_id and not await self.seen.first_time(msg.platform, msg.message_id):
+                log.info("duplicate delivery %s:%s dropped", msg.platform, msg.message_id)
+                return []
+        except Exception:
+            log.exception("delivery log unavailable")
+            return [Reply(TRY_LATER)]
+        verdict = self.flood.check(msg.platform, msg.user_id)
+        if verdict == "drop":
+            return []
+        if verdict == "warn":
+            return [Reply(FLOOD_NOTICE)]
+        try:
+            return await self._dispatch(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler failed for %s message", msg.platform)
+            return [Reply(TRY_LATER)]
+
+    async def _dispatch(self, msg: Incoming) -> list[Reply]:
+        search_ahead = await self._search_ahead(msg)
+        if self.deps.db is None:
+            return await self.deps.router.dispatch(msg, self.deps.for_update(None, search_ahead))
+        # One session, one transaction per update: whatever the handlers and the
+        # dialog store write commits together, or not at all when anything fails.
+        async with self.deps.db.sessions.begin() as session:
+            return await self.deps.router.dispatch(msg, self.deps.for_update(session, search_ahead))
+
+    async def _search_ahead(self, msg: Incoming) -> SearchResult | None:
+        """Search free text before the update's transaction opens.
+
+        Free text is nearly always a question, and searching is the slow, CPU
+        bound part of an update: done first, no database connection or lock
+        is held while it runs. Text typed into an open dialog (feedback, say)
+        is searched for nothing; that is rare and costs milliseconds.
+        """
+        if msg.callback_data is not None or msg.command or problem_with(msg.text):
+            return None
+        return await self.deps.searcher.search(msg.text, k=self.deps.settings.top_k)
+
+
+def _default_seen(deps: Deps) -> SeenMessages:
+    """Deliveries are remembered in the database when there is one (it survives restarts)."""
+    if deps.db is None:
+        return MemorySeenMessages()
+    from bot.storage import DbSeenMessages
+
+    return DbSeenMessages(deps.db.sessions)

@@ -1,0 +1,35 @@
+"""Handlers, knowledge and retrieval never know a messenger exists."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM_FREE = ["handlers", "knowledge", "retrieval"]
+FORBIDDEN = {"telegram", "aiohttp", "bot.platforms"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_platform_free_packages_import_no_messenger_code():
+    offenders = []
+    for package in PLATFORM_FREE:
+        for path in (ROOT / package).rglob("*.py"):
+            for module in imported_modules(path):
+                if any(module == f or module.startswith(f + ".") for f in FORBIDDEN):
+                    offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
+
+
+def test_the_walk_sees_imports(tmp_path):
+    sample = tmp_path / "x.py"
+    sample.write_text("import telegram\nfrom aiohttp import web\n")
+    assert {"telegram", "aiohttp"} <= imported_modules(sample)
