@@ -1,0 +1,121 @@
+"""Dialog state in the database (the `bot.dialogs.DialogStore` protocol).
+
+Inside the pipeline the store is bound to the update's session, so a dialog
+step and the rows it writes commit or roll back together. Unbound (tests,
+scripts), each call is its own short transaction.
+
+A dialog left open longer than ``ttl`` counts as closed: a resident who
+started /gopy and comes back days later with a question gets an answer, not
+a feedback confirmation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.storage.models import DialogState, utcnow
+from bot.storage.sql import insert_for
+
+DIALOG_TTL = timedelta(hours=6)
+
+
+class DbDialogStore:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        session: AsyncSession | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        ttl: timedelta = DIALOG_TTL,
+    ):
+        self._sessions = sessions
+        self._session = session
+        self._clock = clock
+        self._ttl = ttl
+
+    def bind(self, session: AsyncSession) -> "DbDialogStore":
+        """The same store, working inside ``session``'s transaction."""
+        return DbDialogStore(self._sessions, session, self._clock, self._ttl)
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        if self._session is not None:
+            yield self._session
+        else:
+            async with self._sessions.begin() as session:
+                yield session
+
+    @staticmethod
+    def _key(platform: str, user_id: str):
+        return (DialogState.platform == platform) & (DialogState.platform_user_id == user_id)
+
+    async def _row(self, session: AsyncSession, platform: str, user_id: str) -> Row | None:
+        row = (await session.execute(
+            select(DialogState.name, DialogState.state, DialogState.revision, DialogState.updated_at)
+            .where(self._key(platform, user_id))
+        )).one_or_none()
+        if row is None or self._clock() - row.updated_at > self._ttl:
+            return None
+        return row
+
+    async def current(self, platform: str, user_id: str) -> str | None:
+        async with self._tx() as session:
+            row = await self._row(session, platform, user_id)
+            return row.name if row else None
+
+    async def state(self, platform: str, user_id: str) -> dict[str, Any]:
+        async with self._tx() as session:
+            row = await self._row(session, platform, user_id)
+            return dict(row.state) if row else {}
+
+    async def open(self, platform: str, user_id: str, name: str, state: dict[str, Any]) -> None:
+        """Open dialog ``name`` (replacing any other) or move it to ``state``."""
+        now = self._clock()
+        async with self._tx() as session:
+            insert = insert_for(session)
+            stmt = insert(DialogState).values(
+                platform=platform, platform_user_id=user_id, name=name, state=dict(state),
+                revision=1, updated_at=now,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[DialogState.platform, DialogState.platform_user_id],
+                set_={"name": name, "state": dict(state), "updated_at": now,
+                      "revision": DialogState.revision + 1},
+            )
+            await session.execute(stmt)
+
+    async def close(self, platform: str, user_id: str) -> None:
+        async with self._tx() as session:
+            await session.execute(delete(DialogState).where(self._key(platform, user_id)))
+
+    async def take(self, platform: str, user_id: str, name: str) -> dict[str, Any] | None:
+        """Close dialog ``name`` and return its state, exactly once.
+
+        Two presses of the same "Gửi" button racing each other: only one
+        sees the state; the other gets None. The delete is conditional on
+        the revision read, so a concurrent step makes it fail too.
+        """
+        async with self._tx() as session:
+            row = await self._row(session, platform, user_id)
+            if row is None or row.name != name:
+                return None
+            result = await session.execute(
+                delete(DialogState).where(
+                    self._key(platform, user_id), DialogState.revision == row.revision
+                )
+            )
+            return dict(row.state) if result.rowcount == 1 else None
+
+    async def prune(self) -> int:
+        """Delete dialogs idle longer than the time-to-live."""
+        async with self._tx() as session:
+            result = await session.execute(
+                delete(DialogState).where(DialogState.updated_at < self._clock() - self._ttl)
+            )
+            return result.rowcount or 0
+

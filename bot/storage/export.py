@@ -1,0 +1,103 @@
+"""Exports for analysis: feedback, unanswered questions, ratings.
+
+Nobody outside the bot needs to know who wrote what, only that two rows
+come from the same person. Each row names its author by a pseudonym:
+HMAC-SHA256 of "platform:user id" keyed with CIVICBOT_PSEUDONYM_SECRET,
+truncated. The same secret gives the same pseudonym across exports; without
+it the pseudonym cannot be turned back into an id. Raw platform ids and
+display names are never written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import AnswerLog, Feedback, Resident, UnansweredQuestion
+
+PSEUDONYM_HEX_CHARS = 16
+KINDS = ("feedback", "unanswered", "ratings")
+FORMATS = ("csv", "jsonl")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "feedback": ("id", "nguoi_gui", "platform", "topic", "topic_label", "ward", "text", "created_at"),
+    "unanswered": ("id", "nguoi_hoi", "platform", "question", "ward", "nearest_passage_id",
+                   "confidence", "created_at", "resolved_at"),
+    "ratings": ("answer_id", "nguoi_hoi", "platform", "question", "top_passage_id", "confidence",
+                "rating", "answered_at", "rated_at"),
+}
+
+
+def pseudonym(secret: str, platform: str, user_id: str) -> str:
+    digest = hmac.new(secret.encode(), f"{platform}:{user_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:PSEUDONYM_HEX_CHARS]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def export_rows(session: AsyncSession, kind: str, secret: str) -> list[dict[str, Any]]:
+    """Rows of ``kind`` in creation order, authors pseudonymised."""
+    def who(resident: Resident) -> str:
+        return pseudonym(secret, resident.platform, resident.platform_user_id)
+
+    if kind == "feedback":
+        result = await session.execute(
+            select(Feedback, Resident).join(Resident, Feedback.resident_id == Resident.id)
+            .order_by(Feedback.created_at, Feedback.id))
+        return [
+            {"id": f.id, "nguoi_gui": who(r), "platform": f.platform, "topic": f.topic,
+             "topic_label": f.topic_label, "ward": f.ward, "text": f.text, "created_at": _iso(f.created_at)}
+            for f, r in result.all()
+        ]
+    if kind == "unanswered":
+        result = await session.execute(
+            select(UnansweredQuestion, Resident).join(Resident, UnansweredQuestion.resident_id == Resident.id)
+            .order_by(UnansweredQuestion.created_at, UnansweredQuestion.id))
+        return [
+            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "question": q.question,
+             "ward": q.ward, "nearest_passage_id": q.nearest_passage_id,
+             "confidence": round(q.confidence, 4), "created_at": _iso(q.created_at),
+             "resolved_at": _iso(q.resolved_at)}
+            for q, r in result.all()
+        ]
+    if kind == "ratings":
+        result = await session.execute(
+            select(AnswerLog, Resident).join(Resident, AnswerLog.resident_id == Resident.id)
+            .where(AnswerLog.rating.is_not(None)).order_by(AnswerLog.rated_at, AnswerLog.id))
+        return [
+            {"answer_id": a.id, "nguoi_hoi": who(r), "platform": a.platform, "question": a.question,
+             "top_passage_id": a.top_passage_id, "confidence": round(a.confidence, 4),
+             "rating": "up" if (a.rating or 0) > 0 else "down",
+             "answered_at": _iso(a.created_at), "rated_at": _iso(a.rated_at)}
+            for a, r in result.all()
+        ]
+    raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def write_rows(rows: list[dict[str, Any]], kind: str, fmt: str, out: TextIO) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=COLUMNS[kind], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; choose csv or jsonl")
+
+
+def render(rows: list[dict[str, Any]], kind: str, fmt: str) -> str:
+    buffer = io.StringIO()
+    write_rows(rows, kind, fmt, buffer)
+    return buffer.getvalue()
+

@@ -1,0 +1,302 @@
+"""What handlers and the CLI store and read, one function per job.
+
+Each function works inside the caller's session and never commits: the
+unit of work (one update, one CLI command) decides. Platform ids enter here
+and are never exported (see `bot.storage.export`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.broadcast_models import BroadcastRecipient
+from bot.storage.models import (
+    AnswerLog,
+    DialogState,
+    Feedback,
+    Official,
+    Resident,
+    Subscription,
+    SubscriptionGroup,
+    UnansweredQuestion,
+)
+from bot.storage.quiz_repo import delete_member_quiz
+from bot.storage.sql import insert_for
+
+ROLES = ("official", "admin")
+
+
+# Residents ---------------------------------------------------------------
+
+async def find_resident(session: AsyncSession, platform: str, user_id: str) -> Resident | None:
+    return await session.scalar(
+        select(Resident).where(Resident.platform == platform, Resident.platform_user_id == user_id)
+    )
+
+
+async def ensure_resident(session: AsyncSession, platform: str, user_id: str,
+                          display_name: str | None, now: datetime) -> Resident:
+    """The resident's row, created on first contact (safe against concurrent first contacts)."""
+    insert = insert_for(session)
+    await session.execute(
+        insert(Resident)
+        .values(platform=platform, platform_user_id=user_id, display_name=display_name,
+                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[Resident.platform, Resident.platform_user_id])
+    )
+    resident = await find_resident(session, platform, user_id)
+    assert resident is not None
+    if display_name and resident.display_name != display_name:
+        resident.display_name = display_name
+        resident.updated_at = now
+    return resident
+
+
+# Q&A ---------------------------------------------------------------------
+
+async def log_answer(session: AsyncSession, resident: Resident, platform: str, question: str,
+                     top_passage_id: str | None, confident: bool, confidence: float,
+                     now: datetime) -> AnswerLog:
+    entry = AnswerLog(
+        resident_id=resident.id, platform=platform, question=question,
+        top_passage_id=top_passage_id, confident=confident, confidence=confidence,
+        ward=resident.ward, created_at=now,
+    )
+    session.add(entry)
+    if not confident:
+        await session.flush()   # the unanswered row points at this answer
+        session.add(UnansweredQuestion(
+            resident_id=resident.id, answer_id=entry.id, platform=platform, question=question,
+            ward=resident.ward, nearest_passage_id=top_passage_id, confidence=confidence,
+            created_at=now,
+        ))
+    await session.flush()
+    return entry
+
+
+RATED, ALREADY_RATED, NOT_YOURS = "rated", "already", "not_yours"
+
+
+async def rate_answer(session: AsyncSession, answer_id: int, platform: str, user_id: str,
+                      value: int, now: datetime) -> str:
+    """Store 👍 (+1) or 👎 (-1) for an answer the user was given.
+
+    The first rating counts; a second tap (either button, or a replayed
+    callback) changes nothing and reports ALREADY_RATED. Answers given to
+    someone else, or that do not exist, report NOT_YOURS.
+    """
+    resident = await find_resident(session, platform, user_id)
+    if resident is None:
+        return NOT_YOURS
+    result = await session.execute(
+        update(AnswerLog)
+        .where(AnswerLog.id == answer_id, AnswerLog.resident_id == resident.id,
+               AnswerLog.confident.is_(True), AnswerLog.rating.is_(None))
+        .values(rating=value, rated_at=now)
+    )
+    if result.rowcount == 1:
+        return RATED
+    exists = await session.scalar(
+        select(func.count()).select_from(AnswerLog)
+        .where(AnswerLog.id == answer_id, AnswerLog.resident_id == resident.id,
+               AnswerLog.confident.is_(True))
+    )
+    return ALREADY_RATED if exists else NOT_YOURS
+
+
+# Feedback ----------------------------------------------------------------
+
+async def add_feedback(session: AsyncSession, resident: Resident, platform: str, topic: str,
+                       topic_label: str, text: str, now: datetime) -> Feedback:
+    entry = Feedback(resident_id=resident.id, platform=platform, topic=topic,
+                     topic_label=topic_label, ward=resident.ward, text=text, created_at=now)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+# Subscriptions -----------------------------------------------------------
+
+async def subscribe(session: AsyncSession, resident: Resident, chat_id: str, ward: str,
+                    groups: Iterable[str], chi_doan: str | None, now: datetime) -> Subscription:
+    """Create or replace the resident's subscription; the profile takes the ward and chi đoàn."""
+    resident.ward = ward
+    resident.chi_doan = chi_doan
+    resident.updated_at = now
+    sub = await session.scalar(select(Subscription).where(Subscription.resident_id == resident.id))
+    if sub is None:
+        sub = Subscription(resident_id=resident.id, platform=resident.platform, created_at=now,
+                           chat_id=chat_id, ward=ward, active=True, updated_at=now)
+        session.add(sub)
+        await session.flush()
+    else:
+        sub.chat_id, sub.ward, sub.active, sub.updated_at = chat_id, ward, True, now
+        await session.execute(delete(SubscriptionGroup).where(SubscriptionGroup.subscription_id == sub.id))
+    session.add_all(SubscriptionGroup(subscription_id=sub.id, group_code=g) for g in sorted(set(groups)))
+    await session.flush()
+    return sub
+
+
+async def unsubscribe(session: AsyncSession, platform: str, user_id: str, now: datetime) -> bool:
+    """Stop announcements; False when there was no active subscription."""
+    resident = await find_resident(session, platform, user_id)
+    if resident is None:
+        return False
+    result = await session.execute(
+        update(Subscription)
+        .where(Subscription.resident_id == resident.id, Subscription.active.is_(True))
+        .values(active=False, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def subscription_of(session: AsyncSession, resident_id: int) -> tuple[Subscription, list[str]] | None:
+    sub = await session.scalar(select(Subscription).where(Subscription.resident_id == resident_id))
+    if sub is None:
+        return None
+    groups = (await session.scalars(
+        select(SubscriptionGroup.group_code)
+        .where(SubscriptionGroup.subscription_id == sub.id).order_by(SubscriptionGroup.group_code)
+    )).all()
+    return sub, list(groups)
+
+
+# Privacy -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DataSummary:
+    display_name: str | None
+    ward: str | None
+    chi_doan: str | None
+    subscribed: bool
+    subscription_ward: str | None
+    groups: tuple[str, ...]
+    feedback: int
+    questions: int
+    ratings: int
+    unanswered: int
+    first_seen: datetime | None
+
+
+async def data_summary(session: AsyncSession, platform: str, user_id: str) -> DataSummary | None:
+    """What is stored about this user, or None when nothing is."""
+    resident = await find_resident(session, platform, user_id)
+    if resident is None:
+        return None
+
+    async def count(model, *where) -> int:
+        return await session.scalar(
+            select(func.count()).select_from(model).where(model.resident_id == resident.id, *where)
+        ) or 0
+
+    sub = await subscription_of(session, resident.id)
+    return DataSummary(
+        display_name=resident.display_name,
+        ward=resident.ward,
+        chi_doan=resident.chi_doan,
+        subscribed=bool(sub and sub[0].active),
+        subscription_ward=sub[0].ward if sub else None,
+        groups=tuple(sub[1]) if sub else (),
+        feedback=await count(Feedback),
+        questions=await count(AnswerLog),
+        ratings=await count(AnswerLog, AnswerLog.rating.is_not(None)),
+        unanswered=await count(UnansweredQuestion),
+        first_seen=resident.created_at,
+    )
+
+
+async def delete_resident_data(session: AsyncSession, platform: str, user_id: str) -> int:
+    """Delete everything stored about the user; returns how many rows went.
+
+    Children are deleted explicitly as well as by ON DELETE CASCADE, so the
+    result does not depend on the backend enforcing foreign keys. Running it
+    again deletes nothing. An official's role is not personal data the
+    resident gave us and stays (an administrator removes it).
+    """
+    removed = (await session.execute(
+        delete(DialogState).where(DialogState.platform == platform, DialogState.platform_user_id == user_id)
+    )).rowcount or 0
+    resident = await find_resident(session, platform, user_id)
+    if resident is None:
+        return removed
+    rid = resident.id
+    sub_ids = select(Subscription.id).where(Subscription.resident_id == rid).scalar_subquery()
+    removed += await delete_member_quiz(session, rid)       # rounds, answers, Leitner boxes, poll links
+    for stmt in (
+        delete(BroadcastRecipient).where(BroadcastRecipient.resident_id == rid),   # their chat id
+        delete(SubscriptionGroup).where(SubscriptionGroup.subscription_id.in_(sub_ids)),
+        delete(Subscription).where(Subscription.resident_id == rid),
+        delete(UnansweredQuestion).where(UnansweredQuestion.resident_id == rid),
+        delete(AnswerLog).where(AnswerLog.resident_id == rid),
+        delete(Feedback).where(Feedback.resident_id == rid),
+        delete(Resident).where(Resident.id == rid),
+    ):
+        removed += (await session.execute(stmt.execution_options(synchronize_session=False))).rowcount or 0
+    session.expunge(resident)
+    return removed
+
+
+# Officials ---------------------------------------------------------------
+
+async def official_role(session: AsyncSession, platform: str, user_id: str) -> str | None:
+    """The user's role if they are an official, else None. The only check that grants anything."""
+    return await session.scalar(
+        select(Official.role).where(Official.platform == platform, Official.platform_user_id == user_id)
+    )
+
+
+async def add_official(session: AsyncSession, platform: str, user_id: str, role: str,
+                       note: str | None, now: datetime) -> bool:
+    """Grant ``role``; False when the account already had a role (then updated to ``role``)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    existing = await session.scalar(
+        select(Official).where(Official.platform == platform, Official.platform_user_id == user_id)
+    )
+    if existing is not None:
+        existing.role = role
+        if note is not None:
+            existing.note = note
+        return False
+    session.add(Official(platform=platform, platform_user_id=user_id, role=role, note=note, created_at=now))
+    await session.flush()
+    return True
+
+
+async def remove_official(session: AsyncSession, platform: str, user_id: str) -> bool:
+    result = await session.execute(
+        delete(Official).where(Official.platform == platform, Official.platform_user_id == user_id)
+    )
+    return result.rowcount == 1
+
+
+async def list_officials(session: AsyncSession) -> Sequence[Official]:
+    return (await session.scalars(select(Official).order_by(Official.platform, Official.created_at))).all()
+
+
+async def open_unanswered(session: AsyncSession, limit: int = 5) -> Sequence[UnansweredQuestion]:
+    return (await session.scalars(
+        select(UnansweredQuestion).where(UnansweredQuestion.resolved_at.is_(None))
+        .order_by(UnansweredQuestion.created_at.desc(), UnansweredQuestion.id.desc()).limit(limit)
+    )).all()
+
+
+async def latest_feedback(session: AsyncSession, limit: int = 5) -> Sequence[Feedback]:
+    return (await session.scalars(
+        select(Feedback).order_by(Feedback.created_at.desc(), Feedback.id.desc()).limit(limit)
+    )).all()
+
+
+async def resolve_unanswered(session: AsyncSession, question_id: int, now: datetime) -> bool:
+    """Mark a question handled; False if unknown or already handled."""
+    result = await session.execute(
+        update(UnansweredQuestion)
+        .where(UnansweredQuestion.id == question_id, UnansweredQuestion.resolved_at.is_(None))
+        .values(resolved_at=now)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,66 @@
+"""Fixtures for storage tests: every test that takes ``db`` runs twice, on a
+fresh SQLite file and on the real PostgreSQL server.
+
+PostgreSQL: one schema per test session (``civicbot_t_<random>``), migrated
+once and dropped at the end, so parallel runs never see each other's rows;
+tables are truncated before each test. The server is at
+CIVICBOT_TEST_POSTGRES_URL (default: postgresql+asyncpg://postgres@127.0.0.1:5432/test);
+when it is unreachable the PostgreSQL half is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import build_router
+from bot.deps import Deps
+from bot.pipeline import FloodControl, Pipeline
+from bot.storage import Database, DbDialogStore
+from storage_helpers import (
+    TABLES, Chat, StubSearcher, make_settings, migrated_pg_schema,
+)
+
+@pytest.fixture(scope="session")
+def pg_session_url():
+    """A migrated schema of its own for this test session, or a skip."""
+    yield from migrated_pg_schema("civicbot_t")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'civicbot.db'}"
+    return request.getfixturevalue("pg_session_url")
+
+
+@pytest.fixture
+async def db(db_url) -> Database:
+    database = Database.from_url(db_url)
+    if database.dialect == "postgresql":
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    else:
+        await database.upgrade()
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def deps(db, knowledge, tmp_path) -> Deps:
+    return Deps(settings=make_settings(tmp_path), knowledge=knowledge, searcher=StubSearcher(knowledge),
+                router=build_router(), dialogs=DbDialogStore(db.sessions), db=db)
+
+
+@pytest.fixture
+def pipeline(deps) -> Pipeline:
+    return Pipeline(deps, flood=FloodControl(1000, 60))
+
+
+@pytest.fixture
+def chat(pipeline):
+    """chat("u1") → a Chat for user u1 on Telegram."""
+    return lambda user_id, platform="telegram": Chat(pipeline, user_id, platform)
+
+
