@@ -1,0 +1,60 @@
+"""What the multi-step handlers share: dialog tokens, button data, texts.
+
+A dialog's buttons carry a short random token stored in the dialog's state
+("fb:<token>:send"). A press whose token does not match the open dialog (an
+old message, a replay, hand-made data) changes nothing and gets a friendly
+reply. Button data never decides who may do what: that is checked in the
+database (`bot.storage.repo.official_role`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from bot.messages import Button, Incoming
+from retrieval.textnorm import is_mostly_letters
+
+TOKEN_BYTES = 4            # 6 url-safe characters
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+INVALID_BUTTON = (
+    "Nút này không còn hiệu lực hoặc không hợp lệ nên mình chưa làm gì cả. "
+    "Bạn gõ /help để xem các lệnh nhé."
+)
+CANCEL_LABEL = "❌ Hủy"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def button_parts(msg: Incoming, prefix: str) -> list[str] | None:
+    """``"fb:tok:send"`` → ``["tok", "send"]``; None when malformed."""
+    data = msg.callback_data or ""
+    head, sep, rest = data.partition(":")
+    if head != prefix or not sep or len(data.encode()) > 64:
+        return None
+    parts = rest.split(":")
+    return parts if all(parts) else None
+
+
+def valid_token(token: str) -> bool:
+    return bool(_TOKEN.fullmatch(token))
+
+
+def cancel_button(prefix: str, token: str) -> Button:
+    return Button(CANCEL_LABEL, f"{prefix}:{token}:cancel")
+
+
+def free_text_problem(text: str, *, what: str, max_chars: int, min_letters: int = 2) -> str | None:
+    """A friendly reply when ``text`` is empty, too long or has no words; else None."""
+    if not text.strip():
+        return f"Bạn chưa viết {what}. Bạn gõ lại giúp mình nhé (hoặc /huy để hủy)."
+    if len(text) > max_chars:
+        return (f"{what[0].upper() + what[1:]} dài quá ({len(text)} ký tự). Bạn vui lòng rút gọn "
+                f"dưới {max_chars} ký tự rồi gửi lại giúp mình nhé.")
+    if not is_mostly_letters(text) or sum(ch.isalpha() for ch in text) < min_letters:
+        return (f"Mình chỉ ghi nhận được {what} bằng chữ (biểu tượng cảm xúc hay hình ảnh thì "
+                "mình chưa đọc được). Bạn gõ lại bằng chữ giúp mình nhé.")
+    return None

@@ -1,0 +1,89 @@
+"""Official-only views: /thongke (hidden) and the buttons under it.
+
+Every handler here checks the officials table, server-side, before doing
+anything; button data is never trusted to say who someone is. A resident
+who types the command or presses an official's button (forwarded, replayed,
+hand-made) gets a polite refusal and nothing changes. Officials are added
+with `civicbot admin add PLATFORM USER_ID`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.deps import Deps
+from bot.messages import Button, Incoming, Reply
+from bot.storage import repo, transaction
+from bot.storage.sql import LOCAL_UTC_OFFSET
+from bot.storage.stats import collect, format_stats
+from handlers.forms import INVALID_BUTTON
+
+PREFIX = "adm"
+LIST_LIMIT = 5
+STATS_DAYS = 7
+QUOTE_CHARS = 300
+
+REFUSAL = (
+    "Xin lỗi, chức năng này chỉ dành cho cán bộ phụ trách. "
+    "Nếu bạn là cán bộ, bạn vui lòng liên hệ quản trị viên để được cấp quyền."
+)
+NO_FEEDBACK = "Chưa có góp ý nào."
+NO_UNANSWERED = "Không có câu hỏi nào đang chờ xử lý."
+RESOLVED = "Đã đánh dấu câu hỏi #{id} là đã xử lý."
+NOT_OPEN = "Câu hỏi #{id} không còn trong danh sách chờ (có thể đã được xử lý trước đó)."
+
+
+def _menu() -> list[Button]:
+    return [Button("📝 Góp ý mới nhất", f"{PREFIX}:fb"), Button("❓ Câu hỏi chưa trả lời", f"{PREFIX}:un")]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rstrip() + "…"
+
+
+async def show_stats(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Thống kê câu hỏi, đánh giá và góp ý (dành cho cán bộ)."""
+    async with transaction(deps) as session:
+        if await repo.official_role(session, msg.platform, msg.user_id) is None:
+            return [Reply(REFUSAL)]
+        stats = await collect(session, deps.clock(), days=STATS_DAYS)
+    return [Reply.with_buttons(format_stats(stats, top=LIST_LIMIT), _menu())]
+
+
+async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Buttons "adm:fb", "adm:un", "adm:done:<question id>" (officials only)."""
+    async with transaction(deps) as session:
+        if await repo.official_role(session, msg.platform, msg.user_id) is None:
+            return [Reply(REFUSAL)]
+        action = (msg.callback_data or "").partition(":")[2]
+        if action == "fb":
+            return [_feedback_list(await repo.latest_feedback(session, LIST_LIMIT))]
+        if action == "un":
+            return [_unanswered_list(await repo.open_unanswered(session, LIST_LIMIT))]
+        match = re.fullmatch(r"done:([0-9]{1,12})", action)
+        if match:
+            question_id = int(match.group(1))
+            done = await repo.resolve_unanswered(session, question_id, deps.clock())
+            return [Reply((RESOLVED if done else NOT_OPEN).format(id=question_id))]
+    return [Reply(INVALID_BUTTON)]
+
+
+def _feedback_list(rows) -> Reply:
+    if not rows:
+        return Reply.with_buttons(NO_FEEDBACK, _menu())
+    lines = [f"{len(rows)} góp ý mới nhất:"]
+    for f in rows:
+        when = (f.created_at + LOCAL_UTC_OFFSET).strftime("%d/%m/%Y %H:%M")
+        lines.append(f"\n#{f.id} • {f.topic_label} • {f.ward or 'chưa rõ phường/xã'} • {when}\n«{_clip(f.text)}»")
+    return Reply.with_buttons("\n".join(lines), _menu())
+
+
+def _unanswered_list(rows) -> Reply:
+    if not rows:
+        return Reply.with_buttons(NO_UNANSWERED, _menu())
+    lines = [f"{len(rows)} câu hỏi chưa trả lời được gần đây:"]
+    for q in rows:
+        when = (q.created_at + LOCAL_UTC_OFFSET).strftime("%d/%m/%Y %H:%M")
+        lines.append(f"\n#{q.id} • {q.ward or 'chưa rõ phường/xã'} • {when}\n«{_clip(q.question)}»")
+    done = [Button(f"✅ Đã xử lý #{q.id}", f"{PREFIX}:done:{q.id}") for q in rows]
+    return Reply.with_buttons("\n".join(lines), *[done[i: i + 2] for i in range(0, len(done), 2)], _menu())

@@ -1,0 +1,122 @@
+"""/quyenriengtu: what is stored and why; /xoadulieu: delete it all.
+
+Deleting asks for confirmation with a button tied to this request (a
+random token kept in the dialog state). The confirmation works once: a
+second tap, or a replay of the old button after new data was stored,
+deletes nothing.
+"""
+
+from __future__ import annotations
+
+from bot.deps import Deps
+from bot.messages import Button, Incoming, Reply
+from bot.storage import quiz_repo, repo, transaction
+from bot.storage.sql import LOCAL_UTC_OFFSET
+from handlers.forms import INVALID_BUTTON, button_parts, new_token, valid_token
+
+DIALOG = "xoadulieu"
+PREFIX = "xoa"
+GROUP_NAMES = {"cu_dan": "Cư dân", "doan_vien": "Đoàn viên", "can_bo": "Cán bộ"}
+
+WHAT_WE_STORE = (
+    "🔒 Quyền riêng tư\n\n"
+    "Mình chỉ lưu những gì cần để trả lời và phục vụ bạn:\n"
+    "• Mã tài khoản Telegram/Zalo và tên hiển thị của bạn: để nhận ra bạn khi bạn quay lại "
+    "và gửi tin bạn đã đăng ký.\n"
+    "• Câu hỏi bạn gửi và đánh giá 👍/👎 của bạn: để cán bộ biết câu trả lời nào hữu ích "
+    "và bổ sung những nội dung còn thiếu.\n"
+    "• Góp ý của bạn (chủ đề, nội dung, thời gian): để chuyển tới cán bộ phụ trách.\n"
+    "• Phường/xã, nhóm và chi đoàn bạn chọn khi đăng ký nhận tin: để gửi đúng thông báo "
+    "và tổng hợp góp ý theo địa bàn.\n"
+    "• Kết quả đố vui /quiz (câu trả lời, điểm, thời gian làm bài): để hỏi lại những câu bạn "
+    "chưa nhớ và xếp hạng trên /bangxephang. Khi bạn làm đủ số bài tối thiểu, tên hiển thị "
+    "của bạn xuất hiện trên bảng xếp hạng mà các đoàn viên khác cũng xem được.\n\n"
+    "Khi dữ liệu được xuất ra để tổng hợp, mã tài khoản của bạn được thay bằng một mã ẩn danh "
+    "và tên hiển thị không được xuất ra.\n"
+    "Bạn có thể xóa toàn bộ dữ liệu của mình bất cứ lúc nào bằng lệnh /xoadulieu."
+)
+NOTHING_STORED = "Hiện mình chưa lưu dữ liệu nào về bạn."
+NOTHING_TO_DELETE = "Mình không lưu dữ liệu nào về bạn nên không có gì để xóa."
+CONFIRM = (
+    "Bạn có chắc muốn xóa toàn bộ dữ liệu mình lưu về bạn không? Gồm câu hỏi, đánh giá, góp ý, kết quả đố vui, "
+    "đăng ký nhận tin và thông tin phường/xã. Việc xóa không thể hoàn tác."
+)
+DELETED = (
+    "Đã xóa toàn bộ dữ liệu của bạn. Nếu bạn tiếp tục trò chuyện, mình sẽ chỉ lưu những gì "
+    "cần cho các câu hỏi mới. Cảm ơn bạn đã sử dụng!"
+)
+KEPT = "Đã hủy yêu cầu xóa dữ liệu. Dữ liệu của bạn vẫn giữ nguyên."
+STALE_CONFIRM = (
+    "Yêu cầu xóa này đã được thực hiện hoặc đã hết hiệu lực, nên mình không xóa gì thêm. "
+    "Nếu muốn xóa dữ liệu, bạn gõ /xoadulieu nhé."
+)
+
+
+def _summary_text(s: repo.DataSummary, quiz: tuple[int, int] = (0, 0)) -> str:
+    lines = ["Dữ liệu mình đang lưu về bạn:"]
+    if s.display_name:
+        lines.append(f"• Tên hiển thị: {s.display_name}")
+    if s.ward:
+        lines.append(f"• Phường/xã: {s.ward}")
+    if s.subscribed:
+        groups = ", ".join(GROUP_NAMES.get(g, g) for g in s.groups) or "chưa chọn"
+        lines.append(f"• Đang nhận tin của {s.subscription_ward} (nhóm: {groups})")
+    elif s.subscription_ward:
+        lines.append("• Đăng ký nhận tin: đã ngừng")
+    if s.chi_doan:
+        lines.append(f"• Chi đoàn: {s.chi_doan}")
+    lines.append(f"• Câu hỏi đã gửi: {s.questions} (đã đánh giá {s.ratings}; "
+                 f"chưa trả lời được {s.unanswered})")
+    lines.append(f"• Góp ý: {s.feedback}")
+    if quiz[0] or quiz[1]:
+        lines.append(f"• Bài đố vui: {quiz[0]} bài, {quiz[1]} câu trả lời")
+    if s.first_seen:
+        lines.append(f"• Lần đầu trò chuyện: {(s.first_seen + LOCAL_UTC_OFFSET):%d/%m/%Y}")
+    return "\n".join(lines)
+
+
+async def show_privacy(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Mình lưu gì về bạn và để làm gì."""
+    async with transaction(deps) as session:
+        summary = await repo.data_summary(session, msg.platform, msg.user_id)
+        resident = await repo.find_resident(session, msg.platform, msg.user_id) if summary else None
+        quiz = await quiz_repo.member_totals(session, resident.id) if resident else (0, 0)
+    if summary is None:
+        return [Reply(WHAT_WE_STORE), Reply(NOTHING_STORED)]
+    return [Reply(WHAT_WE_STORE),
+            Reply.with_buttons(_summary_text(summary, quiz), [Button("🗑 Xóa dữ liệu của tôi", f"{PREFIX}:ask")])]
+
+
+async def ask_delete(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Xóa toàn bộ dữ liệu của bạn."""
+    async with transaction(deps) as session:
+        stored = await repo.find_resident(session, msg.platform, msg.user_id)
+    if stored is None:
+        return [Reply(NOTHING_TO_DELETE)]
+    token = new_token()
+    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token})
+    return [Reply.with_buttons(CONFIRM, [
+        Button("🗑 Xóa hết", f"{PREFIX}:{token}:yes"),
+        Button("Giữ lại", f"{PREFIX}:{token}:no"),
+    ])]
+
+
+async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Buttons "xoa:ask" and "xoa:<token>:yes|no"."""
+    parts = button_parts(msg, PREFIX)
+    if parts == ["ask"]:
+        return await ask_delete(msg, deps)
+    if not parts or len(parts) != 2 or not valid_token(parts[0]) or parts[1] not in ("yes", "no"):
+        return [Reply(INVALID_BUTTON)]
+    token, answer = parts
+    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    if await deps.dialogs.current(msg.platform, msg.user_id) != DIALOG or state.get("token") != token:
+        return [Reply(STALE_CONFIRM)]
+    # take() succeeds once per request: a double tap or a replay finds nothing.
+    if await deps.dialogs.take(msg.platform, msg.user_id, DIALOG) is None:
+        return [Reply(STALE_CONFIRM)]
+    if answer == "no":
+        return [Reply(KEPT)]
+    async with transaction(deps) as session:
+        await repo.delete_resident_data(session, msg.platform, msg.user_id)
+    return [Reply(DELETED)]

@@ -1,0 +1,68 @@
+"""The answer log behind Q&A, and the 👍/👎 buttons under each answer.
+
+Every answer (and every decline) is logged; declined questions also go to
+the unanswered list officials review. The rating buttons carry the log id
+("rate:up:123"). Only the resident who got the answer can rate it, once:
+the first tap counts and later taps (either button, or a replayed callback)
+change nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.deps import Deps
+from bot.messages import Button, Incoming, Reply
+from bot.storage import repo, transaction
+from retrieval.searcher import SearchResult
+
+RATE_PREFIX = "rate"
+VALUES = {"up": 1, "down": -1}
+
+THANKS_UP = "Cảm ơn bạn đã đánh giá! Mình rất vui vì câu trả lời có ích. 👍"
+THANKS_DOWN = (
+    "Cảm ơn bạn đã cho biết. Mình đã ghi nhận để cải thiện câu trả lời. "
+    "Nếu muốn, bạn có thể góp ý chi tiết hơn bằng lệnh /gopy."
+)
+ALREADY = "Bạn đã đánh giá câu trả lời này rồi, mình giữ nguyên đánh giá đầu tiên. Cảm ơn bạn!"
+NOT_RATABLE = (
+    "Mình không ghi nhận được đánh giá cho câu trả lời này (nút có thể đã cũ, hoặc câu trả lời "
+    "dành cho người khác). Mọi thứ vẫn giữ nguyên."
+)
+
+
+async def record_answer(msg: Incoming, deps: Deps, result: SearchResult, confident: bool) -> int | None:
+    """Log the answer (and, when declined, the unanswered question); its id, or None without storage."""
+    if deps.db is None and deps.session is None:
+        return None
+    now = deps.clock()
+    top = result.hits[0].passage.id if result.hits else None
+    async with transaction(deps) as session:
+        resident = await repo.ensure_resident(session, msg.platform, msg.user_id, msg.display_name, now)
+        entry = await repo.log_answer(session, resident, msg.platform, msg.text, top, confident,
+                                      float(result.confidence), now)
+        return entry.id
+
+
+def rating_row(answer_id: int | None) -> list[Button]:
+    if answer_id is None:
+        return []
+    return [
+        Button("👍 Hữu ích", f"{RATE_PREFIX}:up:{answer_id}"),
+        Button("👎 Chưa đúng", f"{RATE_PREFIX}:down:{answer_id}"),
+    ]
+
+
+async def on_rate(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "rate:up|down:<answer id>"."""
+    parts = (msg.callback_data or "").split(":")
+    if len(parts) != 3 or parts[1] not in VALUES or not re.fullmatch(r"[0-9]{1,12}", parts[2]):
+        return [Reply(NOT_RATABLE)]
+    value, answer_id = VALUES[parts[1]], int(parts[2])
+    async with transaction(deps) as session:
+        outcome = await repo.rate_answer(session, answer_id, msg.platform, msg.user_id, value, deps.clock())
+    if outcome == repo.RATED:
+        return [Reply(THANKS_UP if value > 0 else THANKS_DOWN)]
+    if outcome == repo.ALREADY_RATED:
+        return [Reply(ALREADY)]
+    return [Reply(NOT_RATABLE)]
