@@ -1,0 +1,410 @@
+"""End to end over real HTTP: signed Zalo webhooks in, messages out through a fake OA API.
+
+Our aiohttp app (the same `build_http_app` the bot serves) runs on a random
+127.0.0.1 port with the Zalo webhook; the fake OA API (tests/fakes/zalo_api.py)
+runs on another. Deps are real (knowledge base, router, pipeline) except for
+the embedder: a deterministic hash embedder instead of the neural model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.app import build_deps, close_deps
+from bot.messages import Incoming, Reply
+from bot.pipeline import Pipeline
+from bot.platforms.base import ZALO_TEXT_LIMIT
+from bot.platforms.zalo import WEBHOOK_PATH, ZaloAdapter, signature, start_zalo
+from bot.platforms.zalo_api import FileTokenStore, SendStatus, TokenPair, fingerprint
+from bot.runner import build_http_app
+from bot.settings import Settings, ZaloSettings
+from tests.fakes.zalo_api import Fault, FakeZaloAPI
+
+APP_ID = "fake-app"
+OA_SECRET = "oa-secret-key"
+APP_SECRET = "fake-app-secret"
+QUESTION = "Nghị quyết 05 thực hiện trong giai đoạn nào?"
+
+
+# -- fixtures ------------------------------------------------------------------
+
+# `hash_searcher`, `knowledge` and `e2e_settings` come from tests/e2e/conftest.py.
+
+@pytest.fixture
+async def zalo_api():
+    async with FakeZaloAPI(app_id=APP_ID, app_secret=APP_SECRET) as api:
+        yield api
+
+
+@pytest.fixture
+def settings(e2e_settings, zalo_api) -> Settings:
+    return e2e_settings.model_copy(update={
+        "zalo": ZaloSettings(
+            app_id=APP_ID,
+            oa_secret_key=SecretStr(OA_SECRET),
+            app_secret=SecretStr(APP_SECRET),
+            access_token=SecretStr(zalo_api.access_token),
+            refresh_token=SecretStr(zalo_api.refresh_token),
+            api_base_url=zalo_api.base_url,
+            oauth_base_url=zalo_api.base_url,
+            max_event_age_seconds=300,
+        ),
+    })
+
+
+@dataclass
+class Bot:
+    url: str
+    adapter: ZaloAdapter
+    pipeline: Pipeline
+    http: aiohttp.ClientSession
+    api: FakeZaloAPI
+
+    async def post(self, event: dict | None = None, *, raw: bytes | None = None,
+                   sig: str | None = None) -> aiohttp.ClientResponse:
+        body = raw if raw is not None else json.dumps(event, ensure_ascii=False).encode()
+        if sig is None:
+            sig = signature(APP_ID, body, str(event["timestamp"]), OA_SECRET)
+        async with self.http.post(self.url, data=body, headers={
+            "X-ZEvent-Signature": sig, "Content-Type": "application/json",
+        }) as resp:
+            await resp.read()
+            return resp
+
+    async def settle(self) -> None:
+        await self.adapter.webhook.join()
+
+
+@pytest.fixture
+async def bot(settings, hash_searcher, knowledge, zalo_api):
+    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
+    pipeline = Pipeline(deps)
+    app = build_http_app()
+    adapter = start_zalo(app, pipeline, settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    async with aiohttp.ClientSession() as http:
+        yield Bot(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", adapter, pipeline, http, zalo_api)
+    await runner.cleanup()
+    await close_deps(deps)
+
+
+_serial = 0
+
+
+def text_event(user_id: str, text: str, msg_id: str | None = None, timestamp: int | None = None) -> dict:
+    global _serial
+    _serial += 1
+    return {
+        "app_id": APP_ID,
+        "user_id_by_app": f"app-{user_id}",
+        "event_name": "user_send_text",
+        "sender": {"id": user_id},
+        "recipient": {"id": "oa-1"},
+        "message": {"text": text, "msg_id": msg_id or f"msg-{_serial}"},
+        # Zalo sends the timestamp as a string of milliseconds.
+        "timestamp": str(timestamp if timestamp is not None else int(time.time() * 1000)),
+    }
+
+
+# -- the happy paths -----------------------------------------------------------
+
+async def test_question_gets_quoted_answer(bot):
+    resp = await bot.post(text_event("u1", QUESTION))
+    assert resp.status == 200
+    await bot.settle()
+    texts = bot.api.texts_to("u1")
+    assert len(texts) == 1
+    assert texts[0].startswith("Theo văn bản:")
+    assert "giai đoạn 2026" in texts[0] and "«" in texts[0]
+    # The rating buttons arrive as numbered choices.
+    assert "1. 👍 Hữu ích" in texts[0] and "(Trả lời bằng số để chọn.)" in texts[0]
+
+
+async def test_numbered_choice_opens_model_card(bot):
+    await bot.post(text_event("u2", "/mohinh"))
+    await bot.settle()
+    menu = bot.api.texts_to("u2")
+    assert len(menu) == 1 and "11 mô hình trọng tâm" in menu[0] and "\n1. " in menu[0]
+    await bot.post(text_event("u2", "1"))
+    await bot.settle()
+    card = bot.api.texts_to("u2")[1]
+    assert card.startswith("Mô hình 1/11:")
+    # The card's own button ("⬅️ 11 mô hình") is now choice 1: back to the list.
+    await bot.post(text_event("u2", "1"))
+    await bot.settle()
+    assert "11 mô hình trọng tâm" in bot.api.texts_to("u2")[2]
+
+
+async def test_follow_gets_welcome(bot):
+    event = {"app_id": APP_ID, "event_name": "follow", "oa_id": "oa-1", "source": "oa_profile",
+             "follower": {"id": "u-new"}, "timestamp": str(int(time.time() * 1000))}
+    assert (await bot.post(event)).status == 200
+    assert (await bot.post(event)).status == 200      # Zalo's retry of the same event
+    await bot.settle()
+    texts = bot.api.texts_to("u-new")
+    assert len(texts) == 1 and texts[0].startswith("Xin chào!")
+
+
+async def test_unfollow_is_acknowledged_and_sends_nothing(bot):
+    event = {"app_id": APP_ID, "event_name": "unfollow", "oa_id": "oa-1",
+             "follower": {"id": "u-gone"}, "timestamp": str(int(time.time() * 1000))}
+    assert (await bot.post(event)).status == 200
+    await bot.settle()
+    assert bot.api.attempts == []
+
+
+# -- what must be refused, with no side effect ---------------------------------
+
+async def test_forged_signature_is_refused(bot):
+    event = text_event("u3", QUESTION)
+    body = json.dumps(event).encode()
+    forged = signature(APP_ID, body, event["timestamp"], "not-the-secret")
+    assert (await bot.post(raw=body, sig=forged)).status == 403
+    assert (await bot.post(raw=body, sig="")).status == 403
+    # A body altered after signing.
+    good = signature(APP_ID, body, event["timestamp"], OA_SECRET)
+    tampered = body.replace(b"u3", b"u4")
+    assert (await bot.post(raw=tampered, sig=good)).status == 403
+    assert bot.adapter.webhook.pending == 0
+    await bot.settle()
+    assert bot.api.attempts == []
+
+
+async def test_stale_event_is_refused(bot):
+    old = int((time.time() - 10 * 60) * 1000)
+    assert (await bot.post(text_event("u5", QUESTION, timestamp=old))).status == 403
+    future = int((time.time() + 10 * 60) * 1000)
+    assert (await bot.post(text_event("u5", QUESTION, timestamp=future))).status == 403
+    assert bot.adapter.webhook.pending == 0
+    await bot.settle()
+    assert bot.api.attempts == []
+    # Nothing was recorded either: the same message, fresh, is answered.
+    assert (await bot.post(text_event("u5", QUESTION, msg_id="msg-u5"))).status == 200
+    await bot.settle()
+    assert len(bot.api.texts_to("u5")) == 1
+
+
+async def test_malformed_json_is_refused(bot):
+    body = b'{"event_name": "user_send_text", "timestamp": '
+    assert (await bot.post(raw=body, sig=signature(APP_ID, body, "", OA_SECRET))).status == 400
+    body = b'["not", "an", "object"]'
+    assert (await bot.post(raw=body, sig=signature(APP_ID, body, "", OA_SECRET))).status == 400
+    body = b'{"event_name": "user_send_text"}'                     # no timestamp
+    assert (await bot.post(raw=body, sig=signature(APP_ID, body, "", OA_SECRET))).status == 400
+    await bot.settle()
+    assert bot.api.attempts == []
+
+
+async def test_unknown_event_is_acknowledged_and_ignored(bot):
+    event = {"app_id": APP_ID, "event_name": "user_reacted_message", "sender": {"id": "u6"},
+             "timestamp": str(int(time.time() * 1000))}
+    assert (await bot.post(event)).status == 200
+    oa_echo = text_event("u6", "tin nhắn của OA") | {"event_name": "oa_send_text"}
+    assert (await bot.post(oa_echo)).status == 200
+    await bot.settle()
+    assert bot.api.attempts == []
+
+
+async def test_redelivered_message_is_answered_once(bot):
+    event = text_event("u7", QUESTION, msg_id="same-msg-id")
+    assert (await bot.post(event)).status == 200
+    assert (await bot.post(event)).status == 200               # Zalo's retry, same msg_id
+    await bot.settle()
+    assert (await bot.post(event)).status == 200               # and a late one
+    await bot.settle()
+    assert len(bot.api.texts_to("u7")) == 1
+
+
+# -- tokens --------------------------------------------------------------------
+
+async def test_expired_token_is_refreshed_and_persisted(bot, settings):
+    bot.api.expire_access_token()
+    await bot.post(text_event("u8", QUESTION))
+    await bot.settle()
+    texts = bot.api.texts_to("u8")
+    assert len(texts) == 1 and texts[0].startswith("Theo văn bản:")
+    assert len(bot.api.refreshes) == 1
+    refresh = bot.api.refreshes[0]
+    assert refresh == {"refresh_token": "refresh-0", "app_id": APP_ID, "grant_type": "refresh_token"}
+    assert [a.outcome for a in bot.api.attempts] == ["error:-216", "sent"]
+    assert bot.api.sent[0].access_token == "access-1"
+    path = settings.data_dir / "zalo_tokens.json"
+    stored = json.loads(path.read_text())
+    assert stored["access_token"] == "access-1" and stored["refresh_token"] == "refresh-1"
+    assert stored["seeded_from"] == fingerprint("refresh-0")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert not list(path.parent.glob(".zalo-tokens-*"))                       # no temp files left
+
+
+async def test_concurrent_sends_during_expiry_refresh_once(bot):
+    bot.api.expire_access_token()
+    bot.api.refresh_delay = 0.3          # the refresh is in flight while others hit -216
+    users = [f"c{i}" for i in range(8)]
+    await asyncio.gather(*(bot.post(text_event(u, QUESTION)) for u in users))
+    await bot.settle()
+    # Every answer really hit the expired token before the one refresh.
+    assert sum(a.outcome == "error:-216" for a in bot.api.attempts) == len(users)
+    results = await asyncio.gather(*(bot.adapter.channel.send(u, Reply("Thông báo thử.")) for u in users))
+    assert all(r.status is SendStatus.SENT for r in results)
+    assert len(bot.api.refreshes) == 1 and bot.api.refused_refreshes == []
+    for u in users:
+        assert len(bot.api.texts_to(u)) == 2
+
+
+async def test_concurrent_direct_sends_refresh_once(bot):
+    bot.api.expire_access_token()
+    bot.api.refresh_delay = 0.2
+    client = bot.adapter.client
+    results = await asyncio.gather(*(client.send_text(f"d{i}", "Xin chào") for i in range(20)))
+    assert {r.status for r in results} == {SendStatus.SENT}
+    assert len(bot.api.refreshes) == 1 and client.refreshes == 1
+
+
+async def test_refused_refresh_gives_up(bot):
+    bot.api.expire_access_token()
+    bot.api.refresh_token = "rotated-elsewhere"     # our refresh token is spent
+    result = await bot.adapter.channel.send("u9", Reply("Xin chào"))
+    assert result.status is SendStatus.FAILED and result.error == -216
+    assert len(bot.api.refused_refreshes) == 1 and bot.api.sent == []
+    # Within the back-off, a second send does not burn another refresh attempt.
+    await bot.adapter.channel.send("u9", Reply("Xin chào"))
+    assert len(bot.api.refused_refreshes) == 1
+
+
+async def test_stored_tokens_win_unless_settings_were_reauthorised(tmp_path, settings, zalo_api):
+    store = FileTokenStore(tmp_path / "tokens.json")
+    await store.save(TokenPair("access-stored", "refresh-stored", seeded_from=fingerprint("refresh-0")))
+    from bot.platforms.zalo_api import ZaloClient
+    async with aiohttp.ClientSession() as session:
+        client = ZaloClient(settings.zalo, session, store)
+        await client.start()
+        assert client.access_token == "access-stored"
+        reauthorised = settings.zalo.model_copy(update={
+            "access_token": SecretStr("access-new"), "refresh_token": SecretStr("refresh-new")})
+        client = ZaloClient(reauthorised, session, store)
+        await client.start()
+        assert client.access_token == "access-new"
+    assert "access-stored" not in repr(TokenPair("access-stored", "refresh-stored"))
+
+
+# -- delivery failures ---------------------------------------------------------
+
+async def test_out_of_window_is_recorded_not_retried(bot, caplog):
+    bot.api.out_of_window.add("u10")
+    with caplog.at_level(logging.INFO, logger="bot.platforms"):
+        await bot.post(text_event("u10", QUESTION))
+        await bot.settle()
+    assert [a.outcome for a in bot.api.attempts] == ["error:-230"]
+    assert bot.api.sent == []
+    assert any("7-day" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
+    result = await bot.adapter.channel.send("u10", Reply("Thông báo mới."))
+    assert result.status is SendStatus.OUT_OF_WINDOW and result.error == -230
+    assert len(bot.api.attempts) == 2                      # one attempt each, no retries
+
+
+async def test_injected_faults_map_to_results(bot):
+    api, channel = bot.api, bot.adapter.channel
+    api.inject("u11", Fault.http(502), Fault.zalo(-32), Fault.zalo(-201, "bad params"))
+    assert (await channel.send("u11", Reply("a"))).status is SendStatus.RETRY_LATER
+    assert (await channel.send("u11", Reply("b"))).status is SendStatus.RETRY_LATER
+    failed = await channel.send("u11", Reply("c"))
+    assert failed.status is SendStatus.FAILED and failed.error == -201
+    assert (await channel.send("u11", Reply("d"))).status is SendStatus.SENT
+    assert api.texts_to("u11") == ["d"]
+    assert len(api.attempts) == 4                          # one attempt per send, no retries
+
+
+async def test_timeout_is_retry_later(bot):
+    client = bot.adapter.client
+    client._timeout = aiohttp.ClientTimeout(total=0.2)
+    bot.api.inject("u12", Fault.timeout(1.0))
+    result = await client.send_text("u12", "Xin chào")
+    assert result.status is SendStatus.RETRY_LATER
+
+
+# -- long replies and shutdown ---------------------------------------------------
+
+async def test_long_reply_is_split_at_word_boundaries(bot):
+    words = [f"từ{i % 97}" for i in range(1200)]
+    long_text = " ".join(words)
+    while len(long_text) < 4500:
+        words.append("thêm")
+        long_text = " ".join(words)
+    long_text = long_text[:4500].rsplit(" ", 1)[0]
+    assert 4400 < len(long_text) <= 4500
+
+    async def long_answer(msg: Incoming, deps) -> list[Reply]:
+        return [Reply(long_text)]
+
+    bot.pipeline.deps.router.command("dai", long_answer, "Câu trả lời dài (thử)", hidden=True)
+    await bot.post(text_event("u13", "/dai"))
+    await bot.settle()
+    parts = bot.api.texts_to("u13")
+    assert len(parts) == 3
+    assert all(0 < len(p) <= ZALO_TEXT_LIMIT for p in parts)
+    assert " ".join(parts).split() == long_text.split()      # no word cut, none lost
+    assert all(p == p.strip() for p in parts)
+
+
+async def test_shutdown_drains_events_in_flight(settings, hash_searcher, knowledge, zalo_api):
+    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
+    app = build_http_app()
+    adapter = start_zalo(app, Pipeline(deps), settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    zalo_api.inject("u14", Fault.slow(0.3))                  # the reply is still in flight...
+    event = text_event("u14", QUESTION)
+    body = json.dumps(event).encode()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", data=body, headers={
+            "X-ZEvent-Signature": signature(APP_ID, body, event["timestamp"], OA_SECRET)}) as resp:
+            assert resp.status == 200
+    assert adapter.webhook.pending == 1
+    await runner.cleanup()                                   # ...when the server stops
+    await close_deps(deps)
+    assert len(zalo_api.texts_to("u14")) == 1
+    assert adapter.session.closed
+
+
+async def test_numeric_timestamp_is_accepted_and_absurd_ones_refused(bot):
+    event = text_event("u15", QUESTION)
+    event["timestamp"] = int(event["timestamp"])             # a number instead of Zalo's string
+    assert (await bot.post(event)).status == 200
+    huge = text_event("u15", QUESTION) | {"timestamp": "9" * 5000}
+    assert (await bot.post(huge, sig="mac=00")).status == 400
+    await bot.settle()
+    assert len(bot.api.texts_to("u15")) == 1
+
+
+async def test_second_process_adopts_stored_refresh(bot, settings):
+    """Two clients sharing the token file (the bot and a separate broadcast worker):
+    the second finds the pair the first refreshed instead of spending a spent refresh token."""
+    from bot.platforms.zalo_api import ZaloClient, default_token_store
+
+    async with aiohttp.ClientSession() as session:
+        other = ZaloClient(settings.zalo, session, default_token_store(settings.data_dir))
+        await other.start()
+        bot.api.expire_access_token()
+        assert (await bot.adapter.client.send_text("u16", "một")).status is SendStatus.SENT
+        assert (await other.send_text("u16", "hai")).status is SendStatus.SENT
+    assert len(bot.api.refreshes) == 1 and bot.api.refused_refreshes == []
+    assert other.refreshes == 0 and other.access_token == "access-1"
