@@ -1,0 +1,86 @@
+"""Helpers for the broadcast tests and bench/broadcast.py: subscribers in bulk,
+fake servers with random faults, settings pointing at them."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from pydantic import SecretStr
+from sqlalchemy import insert, select
+
+from bot.settings import BroadcastSettings, Settings, TelegramSettings, ZaloSettings
+from bot.storage import Database
+from bot.storage.models import Resident, Subscription, SubscriptionGroup, utcnow
+from tests.fakes.telegram_api import Call, Fault, FakeTelegramAPI
+
+
+async def add_subscribers(db: Database, chat_ids: Iterable[str], *, platform: str = "telegram",
+                          ward: str = "Phường Lê Chân", groups: Sequence[str] = ("cu_dan",),
+                          active: bool = True, batch: int = 2000) -> list[str]:
+    """Residents with a subscription each (chat id = user id), inserted in bulk."""
+    chat_ids = [str(c) for c in chat_ids]
+    now = utcnow()
+    for start in range(0, len(chat_ids), batch):
+        chunk = chat_ids[start:start + batch]
+        async with db.sessions.begin() as session:
+            await session.execute(insert(Resident), [
+                {"platform": platform, "platform_user_id": c, "display_name": None, "ward": ward,
+                 "created_at": now, "updated_at": now} for c in chunk])
+            ids = dict((await session.execute(
+                select(Resident.platform_user_id, Resident.id)
+                .where(Resident.platform == platform, Resident.platform_user_id.in_(chunk))
+            )).all())
+            await session.execute(insert(Subscription), [
+                {"resident_id": ids[c], "platform": platform, "chat_id": c, "ward": ward, "active": active,
+                 "created_at": now, "updated_at": now} for c in chunk])
+            sub_ids = dict((await session.execute(
+                select(Subscription.chat_id, Subscription.id)
+                .where(Subscription.platform == platform, Subscription.chat_id.in_(chunk))
+            )).all())
+            await session.execute(insert(SubscriptionGroup), [
+                {"subscription_id": sub_ids[c], "group_code": g} for c in chunk for g in groups])
+    return chat_ids
+
+
+class RandomFaultTelegramAPI(FakeTelegramAPI):
+    """The fake Bot API answering a share of sendMessage calls with 429 or 500, at random."""
+
+    def __init__(self, *args, rate_limited: float = 0.0, server_errors: float = 0.0,
+                 retry_after: int = 1, seed: int = 5, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.p429, self.p500, self.retry_after = rate_limited, server_errors, retry_after
+        self.rng = random.Random(seed)
+
+    def _take_fault(self, call: Call) -> Fault | None:
+        queued = super()._take_fault(call)
+        if queued is not None or call.method != "sendMessage":
+            return queued
+        roll = self.rng.random()
+        if roll < self.p429:
+            return Fault.rate_limited(self.retry_after)
+        if roll < self.p429 + self.p500:
+            return Fault.server_error()
+        return None
+
+
+def deliveries(api: FakeTelegramAPI, exclude: Iterable[str] = ()) -> Counter:
+    """Successful sendMessage calls per chat."""
+    skip = set(map(str, exclude))
+    return Counter(c.chat_id for c in api.calls_to("sendMessage") if c.chat_id not in skip)
+
+
+def broadcast_settings(base: Settings, *, telegram: FakeTelegramAPI | None = None, zalo=None,
+                       **broadcast: object) -> Settings:
+    update: dict[str, object] = {"broadcast": BroadcastSettings(**{
+        "poll_seconds": 0.05, "progress_seconds": 0.2, "backoff_base_seconds": 0.05,
+        "backoff_max_seconds": 0.5, "request_timeout_seconds": 2.0, **broadcast})}
+    if telegram is not None:
+        update["telegram"] = TelegramSettings(token=SecretStr(telegram.token), base_url=telegram.base_url)
+    if zalo is not None:
+        update["zalo"] = ZaloSettings(
+            app_id=zalo.app_id, oa_secret_key=SecretStr("oa-secret"), app_secret=SecretStr(zalo.app_secret),
+            access_token=SecretStr(zalo.access_token), refresh_token=SecretStr(zalo.refresh_token),
+            api_base_url=zalo.base_url, oauth_base_url=zalo.base_url)
+    return base.model_copy(update=update)
