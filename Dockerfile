@@ -1,0 +1,18 @@
+FROM python:3.11-slim
+WORKDIR /app
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+# torch first and pinned (see scripts/setup); point pip at PyTorch's CPU wheel
+# index here to keep the image small.
+RUN pip install torch==2.13.0
+COPY pyproject.toml README.md ./
+COPY bot bot
+COPY knowledge knowledge
+COPY retrieval retrieval
+COPY handlers handlers
+RUN pip install .
+# Convert the bundled model and build the index at image build time, so the
+# container starts answering in seconds. The data volume is seeded from here.
+ENV CIVICBOT_DATA_DIR=/opt/civicbot-data
+RUN civicbot index
+EXPOSE 8080
+CMD ["civicbot", "run"]

@@ -1,0 +1,240 @@
+"""Zalo webhook under load: ack latency, answer throughput, lost and duplicated replies.
+
+    .venv/bin/python bench/zalo_webhook.py [--webhooks 1000] [--senders 100] [--redeliver 0.05]
+
+The bot (our aiohttp app with the Zalo webhook, the real default embedding
+model via `build_searcher`) runs in a child process on 127.0.0.1, as it
+would in production: its event loop and search thread are not shared with
+the load generator. This process runs the fake Zalo OA API and the senders.
+
+Each sender is one concurrent connection firing signed ``user_send_text``
+webhooks back to back (the next as soon as the previous is acknowledged),
+each from a distinct user, with questions from bench/data/heldout.jsonl.
+A fraction is delivered a second time with the same msg_id, as Zalo does
+when it misses the 2-second acknowledgement; those must not be answered twice.
+
+Figures:
+* ack latency: request sent → HTTP 200 received (target p99 ≤ 50 ms);
+* answers per second: users answered / (last answer − first webhook);
+* end-to-end latency: webhook sent → first part of the answer at the fake API;
+* lost: users never answered; duplicated: (user, text) delivered more than once;
+  try-later: answered with the pipeline's apology because a handler failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+
+from bot.pipeline import TRY_LATER  # noqa: E402
+from bot.platforms.zalo import WEBHOOK_PATH, signature  # noqa: E402
+from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
+
+APP_ID = "bench-app"
+OA_SECRET = "bench-oa-secret"
+APP_SECRET = "bench-app-secret"
+QUESTIONS = ROOT / "bench" / "data" / "heldout.jsonl"
+
+
+# -- the bot, in a child process -------------------------------------------------
+
+def serve_bot(api_url: str, conn) -> None:
+    asyncio.run(_serve_bot(api_url, conn))
+
+
+async def _serve_bot(api_url: str, conn) -> None:
+    import logging
+
+    from aiohttp import web
+    from pydantic import SecretStr
+
+    from bot.app import build_deps, build_searcher, close_deps
+    from bot.runner import serving_settings
+    from bot.pipeline import Pipeline
+    from bot.platforms.zalo import start_zalo
+    from bot.platforms.zalo_api import MemoryTokenStore
+    from bot.runner import build_http_app
+    from bot.settings import Settings, ZaloSettings
+
+    logging.basicConfig(level=logging.WARNING, format="bot %(levelname)s %(name)s: %(message)s")
+    os.chdir(ROOT)                       # data/ (index, model) is relative to the checkout
+    # A throw-away database: deduplication and the answer log write to it as in production.
+    db_dir = tempfile.mkdtemp(prefix="zalo-bench-")
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db_dir}/bench.db", zalo=ZaloSettings(
+        app_id=APP_ID, oa_secret_key=SecretStr(OA_SECRET), app_secret=SecretStr(APP_SECRET),
+        access_token=SecretStr("access-0"), refresh_token=SecretStr("refresh-0"),
+        api_base_url=api_url, oauth_base_url=api_url,
+    ))
+    started = time.monotonic()
+    settings = serving_settings(settings)   # as `civicbot run` does
+    searcher = build_searcher(settings)
+    deps = build_deps(settings, searcher=searcher)
+    await deps.searcher.search("Nghị quyết 05 là gì?", k=settings.top_k)     # load the model now
+    load_seconds = time.monotonic() - started
+    app = build_http_app()
+    start_zalo(app, Pipeline(deps), settings, token_store=MemoryTokenStore())
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    import torch
+
+    conn.send({"port": port, "model": searcher.dense_manifest.model, "load_seconds": load_seconds,
+               "threads": torch.get_num_threads()})
+    await asyncio.to_thread(conn.recv)    # "stop"
+    await runner.cleanup()
+    await close_deps(deps)
+    shutil.rmtree(db_dir, ignore_errors=True)
+    conn.send({"stopped": True})
+
+
+# -- the load --------------------------------------------------------------------
+
+def load_questions() -> list[str]:
+    return [json.loads(line)["q"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+async def run(args: argparse.Namespace) -> dict:
+    questions = load_questions()
+    rng = random.Random(args.seed)
+    ctx = mp.get_context("spawn")
+    async with FakeZaloAPI(app_id=APP_ID, app_secret=APP_SECRET) as api:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=serve_bot, args=(api.base_url, child), daemon=True)
+        proc.start()
+        ready = await asyncio.to_thread(parent.recv)
+        url = f"http://127.0.0.1:{ready['port']}{WEBHOOK_PATH}"
+        load_before = [round(x, 2) for x in os.getloadavg()]
+        print(f"bot ready: model {ready['model']}, loaded in {ready['load_seconds']:.1f} s", file=sys.stderr)
+
+        per_sender = args.webhooks // args.senders
+        acks: list[float] = []
+        redelivery_acks: list[float] = []
+        sent_at: dict[str, float] = {}
+        statuses: Counter[int] = Counter()
+
+        async def post(http: aiohttp.ClientSession, body: bytes, ts: str) -> float:
+            sig = signature(APP_ID, body, ts, OA_SECRET)
+            t0 = time.monotonic()
+            async with http.post(url, data=body, headers={"X-ZEvent-Signature": sig,
+                                                          "Content-Type": "application/json"}) as resp:
+                await resp.read()
+                statuses[resp.status] += 1
+            return time.monotonic() - t0
+
+        async def sender(http: aiohttp.ClientSession, s: int) -> None:
+            for j in range(per_sender):
+                user = f"s{s}-{j}"
+                ts = str(int(time.time() * 1000))
+                event = {"app_id": APP_ID, "user_id_by_app": f"a-{user}", "event_name": "user_send_text",
+                         "sender": {"id": user}, "recipient": {"id": "oa"},
+                         "message": {"text": rng.choice(questions), "msg_id": f"msg-{user}"},
+                         "timestamp": ts}
+                body = json.dumps(event, ensure_ascii=False).encode()
+                sent_at[user] = time.monotonic()
+                acks.append(await post(http, body, ts))
+                if rng.random() < args.redeliver:
+                    redelivery_acks.append(await post(http, body, ts))
+
+        connector = aiohttp.TCPConnector(limit=args.senders)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            first = time.monotonic()
+            await asyncio.gather(*(sender(http, s) for s in range(args.senders)))
+            fired = time.monotonic() - first
+            users = set(sent_at)
+            # Wait for the answers: until every user has one, or no progress for a while.
+            last_count, last_change = -1, time.monotonic()
+            while True:
+                answered = {m.user_id for m in api.sent}
+                if users <= answered:
+                    break
+                if len(api.sent) != last_count:
+                    last_count, last_change = len(api.sent), time.monotonic()
+                elif time.monotonic() - last_change > args.patience:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(args.grace)    # late duplicates would show up here
+
+        parent.send("stop")
+        await asyncio.to_thread(parent.recv)
+        proc.join(timeout=30)
+
+        first_part: dict[str, float] = {}
+        for m in api.sent:
+            first_part.setdefault(m.user_id, m.at)
+        answered = set(first_part) & users
+        pairs = Counter((m.user_id, m.text) for m in api.sent)
+        duplicated = sum(n - 1 for n in pairs.values() if n > 1)
+        last_answer = max(first_part.values()) if first_part else first
+        e2e = [first_part[u] - sent_at[u] for u in answered]
+        all_acks = acks + redelivery_acks
+        ms = lambda v: round(v * 1000, 1)  # noqa: E731
+        return {
+            "webhooks": len(acks), "redeliveries": len(redelivery_acks), "senders": args.senders,
+            "http_statuses": dict(statuses),
+            "fire_seconds": round(fired, 2),
+            "webhooks_per_second": round(len(all_acks) / fired, 1),
+            "ack_ms": {"p50": ms(percentile(all_acks, 50)), "p95": ms(percentile(all_acks, 95)),
+                       "p99": ms(percentile(all_acks, 99)), "max": ms(max(all_acks)),
+                       "mean": ms(statistics.fmean(all_acks))},
+            "answers": len(answered),
+            "messages_delivered": len(api.sent),
+            "answers_per_second": round(len(answered) / (last_answer - first), 1),
+            "e2e_ms": {"p50": ms(percentile(e2e, 50)), "p95": ms(percentile(e2e, 95)),
+                       "p99": ms(percentile(e2e, 99))} if e2e else {},
+            "lost": len(users - answered),
+            # Answered, but with the pipeline's "try again later" (a handler or the database failed).
+            "try_later_replies": sum(m.text == TRY_LATER for m in api.sent),
+            "duplicated": duplicated,
+            "api_attempts": len(api.attempts),
+            "model": ready["model"],
+            "embedding_threads": ready["threads"],
+            "cpus": os.cpu_count(),
+            # Other work on the machine skews latency; report what was there.
+            "load_average_before": load_before,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--webhooks", type=int, default=1000)
+    parser.add_argument("--senders", type=int, default=100)
+    parser.add_argument("--redeliver", type=float, default=0.05, help="share of webhooks sent twice")
+    parser.add_argument("--patience", type=float, default=60.0, help="seconds without progress before giving up")
+    parser.add_argument("--grace", type=float, default=1.0, help="seconds to wait for late duplicates")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    ack_p99 = result["ack_ms"]["p99"]
+    print(f"ack p99 {ack_p99} ms (target ≤ 50 ms): {'OK' if ack_p99 <= 50 else 'MISSED'}; "
+          f"{result['answers_per_second']} answers/s; lost {result['lost']}, "
+          f"try-later {result['try_later_replies']}, "
+          f"duplicated {result['duplicated']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
