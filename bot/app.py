@@ -66,7 +66,7 @@ def build_router() -> Router:
 def build_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(
         settings.embedding_model, settings.model_cache_dir, settings.embedding_threads,
-        settings.embedding_backend,
+        settings.embedding_backend, settings.embedding_query_precision,
     )
 
 

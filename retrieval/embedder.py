@@ -8,6 +8,7 @@ load a neural model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.onnx_encoder import accelerate
+from retrieval.onnx_encoder import OnnxEncoder, accelerate
 from retrieval.textnorm import syllables
 
 
@@ -32,11 +33,12 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model; loads lazily, once, thread-safely."""
 
     def __init__(self, model_name: str, cache_dir: Path, threads: int | None = None,
-                 backend: str = "onnx"):
+                 backend: str = "onnx", query_precision: str = "int8"):
         self.name = model_name
         self._cache_dir = cache_dir
         self._threads = threads
         self._backend = backend
+        self._query_precision = query_precision   # "int8" needs the onnx backend; else float32
         self._model = None
         self._lock = threading.Lock()
 
@@ -75,23 +77,26 @@ class SentenceTransformerEmbedder:
             accelerate(model, self._cache_dir, self._threads)
         return model
 
-    def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt_name: str, precision: str = "float32") -> np.ndarray:
         model = self._load()
         prompts = getattr(model, "prompts", {}) or {}
-        vectors = model.encode(
-            list(texts),
-            prompt_name=prompt_name if prompt_name in prompts else None,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            batch_size=32,
-            show_progress_bar=False,
-        )
+        encoder = getattr(model[0], "model", None)
+        with encoder.precision(precision) if isinstance(encoder, OnnxEncoder) else contextlib.nullcontext():
+            vectors = model.encode(
+                list(texts),
+                prompt_name=prompt_name if prompt_name in prompts else None,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                batch_size=32,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, "query")
+        return self._encode(texts, "query", self._query_precision)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
+        # The index is built once: always at full precision.
         return self._encode(texts, "passage")
 
 

@@ -1,11 +1,14 @@
 """The ONNX Runtime encoder gives sentence-transformers' own vectors, faster."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
 from retrieval.e5_convert import ensure_default_model
-from retrieval.onnx_encoder import OnnxEncoder, accelerate
+from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.onnx_encoder import INT8_FILE, OnnxEncoder, accelerate
 
 pytestmark = pytest.mark.model
 
@@ -24,10 +27,16 @@ def model_dir(model_settings):
     return ensure_default_model(model_settings.model_cache_dir)
 
 
-def test_onnx_vectors_match_pytorch_in_batches_of_mixed_lengths(model_dir, tmp_path):
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    """One export (float32 + int8, ~20 s) shared by the tests that only use it."""
+    return tmp_path_factory.mktemp("onnx-export")
+
+
+def test_onnx_vectors_match_pytorch_in_batches_of_mixed_lengths(model_dir, export_dir):
     plain = SentenceTransformer(str(model_dir), device="cpu")
     fast = SentenceTransformer(str(model_dir), device="cpu")
-    assert accelerate(fast, tmp_path)
+    assert accelerate(fast, export_dir)
     assert isinstance(fast[0].model, OnnxEncoder)
     for prompt in ("query", "passage"):
         expected = plain.encode(TEXTS, prompt_name=prompt, normalize_embeddings=True)
@@ -37,17 +46,45 @@ def test_onnx_vectors_match_pytorch_in_batches_of_mixed_lengths(model_dir, tmp_p
         assert float(np.dot(single[0], expected[0])) >= 0.9999
 
 
-def test_export_is_cached_and_reused(model_dir, tmp_path):
+def test_questions_go_through_the_int8_copy_and_passages_stay_float32(model_settings):
+    plain = SentenceTransformer(str(ensure_default_model(model_settings.model_cache_dir)), device="cpu")
+    plain.max_seq_length = 256             # as the embedder truncates
+    embedder = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir)
+    passages = embedder.embed_passages(TEXTS)
+    assert np.min(np.sum(plain.encode(TEXTS, prompt_name="passage", normalize_embeddings=True) * passages,
+                         axis=1)) >= 0.9999
+    expected = plain.encode(TEXTS, prompt_name="query", normalize_embeddings=True)
+    close = np.sum(expected * embedder.embed_queries(TEXTS), axis=1)
+    assert np.min(close) >= 0.98            # near float32 ...
+    assert np.max(close) < 0.99999          # ... but really the 8-bit graph
+    exact = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir,
+                                        query_precision="float32")
+    assert np.min(np.sum(expected * exact.embed_queries(TEXTS), axis=1)) >= 0.9999
+
+
+def test_a_server_that_only_embeds_questions_never_opens_the_float32_graph(model_dir, export_dir):
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    assert accelerate(model, export_dir)
+    encoder = model[0].model
+    assert encoder.has_int8 and not encoder._sessions
+    with encoder.precision("int8"):
+        model.encode(TEXTS[:2], prompt_name="query")
+    assert [Path(p).name for p in encoder._sessions] == [INT8_FILE]
+
+
+def test_export_is_cached_and_reused(model_dir, export_dir):
     first = SentenceTransformer(str(model_dir), device="cpu")
-    assert accelerate(first, tmp_path)
-    (exported,) = (tmp_path / "onnx").glob("*/model.onnx")
+    assert accelerate(first, export_dir)
+    (exported,) = (export_dir / "onnx").glob("*/model.onnx")
     weights = exported.with_name("model.onnx.data")
     stamp = weights.stat().st_mtime_ns
     second = SentenceTransformer(str(model_dir), device="cpu")
-    assert accelerate(second, tmp_path)
+    assert accelerate(second, export_dir)
     assert weights.stat().st_mtime_ns == stamp
-    assert oct(weights.stat().st_mode & 0o777) == "0o644"
-    assert not list((tmp_path / "onnx").glob(".export-*"))
+    # The service account must be able to read every file of the export.
+    assert {oct(f.stat().st_mode & 0o777) for f in exported.parent.iterdir()} == {"0o644"}
+    assert (exported.parent / INT8_FILE).exists()
+    assert not list((export_dir / "onnx").glob(".export-*"))
 
 
 def test_a_model_that_cannot_be_exported_stays_in_pytorch(tmp_path):
