@@ -5,7 +5,8 @@ PostgreSQL: one schema per test session (``civicbot_t_<random>``), migrated
 once and dropped at the end, so parallel runs never see each other's rows;
 tables are truncated before each test. The server is at
 CIVICBOT_TEST_POSTGRES_URL (default: postgresql+asyncpg://postgres@127.0.0.1:5432/test);
-when it is unreachable the PostgreSQL half is skipped with the reason.
+when it is unreachable the PostgreSQL half fails (or, with
+CIVICBOT_TEST_WITHOUT_POSTGRES=1, is skipped with the reason).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from storage_helpers import (
 
 @pytest.fixture(scope="session")
 def pg_session_url():
-    """A migrated schema of its own for this test session, or a skip."""
+    """A migrated schema of its own for this test session."""
     yield from migrated_pg_schema("civicbot_t")
 
 
