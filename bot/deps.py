@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.storage import Database
+    from bot.storage.answer_log import AnswerLogWriter
     from retrieval.searcher import SearchResult
 
 
@@ -36,6 +37,14 @@ class Deps:
     search_ahead: "SearchResult | None" = None
     # The quiz question bank, built on first use and shared by every copy of these deps.
     quiz_bank: BankLoader = field(default_factory=BankLoader)
+    # Records answers by group commit (bot/storage/answer_log.py); made from ``db``.
+    answer_log: "AnswerLogWriter | None" = None
+
+    def __post_init__(self) -> None:
+        if self.answer_log is None and self.db is not None:
+            from bot.storage.answer_log import AnswerLogWriter
+
+            self.answer_log = AnswerLogWriter(self.db.sessions, self.clock)
 
     @property
     def sessions(self) -> "async_sessionmaker[AsyncSession] | None":

@@ -8,6 +8,11 @@ from typing import Any, Protocol
 class DialogStore(Protocol):
     async def current(self, platform: str, user_id: str) -> str | None: ...
 
+    async def peek(self, platform: str, user_id: str) -> str | None:
+        """`current`, for the router's first look at an update, before the update
+        has read or written anything (a store may then serve many updates at once)."""
+        ...
+
     async def state(self, platform: str, user_id: str) -> dict[str, Any]: ...
 
     async def open(self, platform: str, user_id: str, name: str, state: dict[str, Any]) -> None: ...
@@ -28,6 +33,8 @@ class MemoryDialogStore:
     async def current(self, platform: str, user_id: str) -> str | None:
         entry = self._open.get((platform, user_id))
         return entry[0] if entry else None
+
+    peek = current
 
     async def state(self, platform: str, user_id: str) -> dict[str, Any]:
         entry = self._open.get((platform, user_id))

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.deps import Deps
@@ -63,6 +64,14 @@ class FloodControl:
         self._times: dict[tuple[str, str], deque[float]] = {}
         self._warned: set[tuple[str, str]] = set()
 
+    def over_limit(self, platform: str, user_id: str) -> bool:
+        """Whether `check` would refuse a message now (records nothing)."""
+        times = self._times.get((platform, user_id))
+        if not times:
+            return False
+        now = self._clock()
+        return sum(now - t < self._window for t in times) >= self._limit
+
     def check(self, platform: str, user_id: str) -> str:
         """"ok", "warn" (first message over the limit) or "drop" (silent)."""
         key, now = (platform, user_id), self._clock()
@@ -89,6 +98,14 @@ class Pipeline:
 
     async def process(self, msg: Incoming) -> list[Reply]:
         """Replies to send for ``msg`` (empty for duplicates and flood silence)."""
+        lookahead = self._look_ahead(msg)
+        try:
+            return await self._process(msg, lookahead)
+        finally:
+            if lookahead is not None:
+                lookahead.discard()
+
+    async def _process(self, msg: Incoming, lookahead: "Lookahead | None") -> list[Reply]:
         try:
             if msg.message_id and not await self.seen.first_time(msg.platform, msg.message_id):
                 log.info("duplicate delivery %s:%s dropped", msg.platform, msg.message_id)
@@ -102,33 +119,59 @@ class Pipeline:
         if verdict == "warn":
             return [Reply(FLOOD_NOTICE)]
         try:
-            return await self._dispatch(msg)
+            return await self._dispatch(msg, lookahead)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("handler failed for %s message", msg.platform)
             return [Reply(TRY_LATER)]
 
-    async def _dispatch(self, msg: Incoming) -> list[Reply]:
-        search_ahead = await self._search_ahead(msg)
-        if self.deps.db is None:
-            return await self.deps.router.dispatch(msg, self.deps.for_update(None, search_ahead))
-        # One session, one transaction per update: whatever the handlers and the
-        # dialog store write commits together, or not at all when anything fails.
-        async with self.deps.db.sessions.begin() as session:
-            return await self.deps.router.dispatch(msg, self.deps.for_update(session, search_ahead))
-
-    async def _search_ahead(self, msg: Incoming) -> SearchResult | None:
-        """Search free text before the update's transaction opens.
+    def _look_ahead(self, msg: Incoming) -> "Lookahead | None":
+        """Start a question's search, and the look-up of an open dialog, at once.
 
         Free text is nearly always a question, and searching is the slow, CPU
-        bound part of an update: done first, no database connection or lock
-        is held while it runs. Text typed into an open dialog (feedback, say)
-        is searched for nothing; that is rare and costs milliseconds.
+        bound part of an update: it runs while the delivery log is checked and
+        before the update's transaction opens (no database connection or lock
+        is held meanwhile). A duplicate, or text typed into an open dialog,
+        wastes a search: rare, and milliseconds. A user over the flood limit
+        gets no search at all.
         """
         if msg.callback_data is not None or msg.command or problem_with(msg.text):
             return None
-        return await self.deps.searcher.search(msg.text, k=self.deps.settings.top_k)
+        if self.flood.over_limit(msg.platform, msg.user_id):
+            return None
+        return Lookahead(
+            asyncio.ensure_future(self.deps.searcher.search(msg.text, k=self.deps.settings.top_k)),
+            asyncio.ensure_future(self.deps.dialogs.peek(msg.platform, msg.user_id)),
+        )
+
+    async def _dispatch(self, msg: Incoming, lookahead: "Lookahead | None") -> list[Reply]:
+        search_ahead, open_dialog = None, None
+        if lookahead is not None:
+            search_ahead, _ = await asyncio.gather(lookahead.search, lookahead.open_dialog)
+            open_dialog = lookahead.open_dialog
+        if self.deps.db is None:
+            return await self.deps.router.dispatch(msg, self.deps.for_update(None, search_ahead), open_dialog)
+        # One session, one transaction per update: whatever the handlers and the
+        # dialog store write commits together, or not at all when anything fails.
+        async with self.deps.db.sessions.begin() as session:
+            return await self.deps.router.dispatch(msg, self.deps.for_update(session, search_ahead), open_dialog)
+
+
+@dataclass(frozen=True)
+class Lookahead:
+    """Work started for a question as soon as it arrives (see `Pipeline._look_ahead`)."""
+
+    search: "asyncio.Future[SearchResult]"
+    open_dialog: "asyncio.Future[str | None]"
+
+    def discard(self) -> None:
+        """Cancel what is still running; consume a failure nobody awaited."""
+        for future in (self.search, self.open_dialog):
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()
 
 
 def _default_seen(deps: Deps) -> SeenMessages:

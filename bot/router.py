@@ -57,7 +57,10 @@ class Router:
     def public_commands(self) -> list[Command]:
         return [c for c in self._commands.values() if not c.hidden]
 
-    async def dispatch(self, msg: Incoming, deps: "Deps") -> list[Reply]:
+    async def dispatch(self, msg: Incoming, deps: "Deps",
+                       open_dialog: "Awaitable[str | None] | None" = None) -> list[Reply]:
+        """``open_dialog``: the user's open dialog, when the caller already started
+        looking it up (the pipeline does, while the question is searched)."""
         if msg.callback_data is not None:
             prefix = msg.callback_data.split(":", 1)[0]
             handler = self._callbacks.get(prefix)
@@ -67,9 +70,9 @@ class Router:
             if command is None:
                 return [Reply(UNKNOWN_COMMAND.format(name=msg.command[:32]))]
             return await command.handler(msg, deps)
-        open_dialog = await deps.dialogs.current(msg.platform, msg.user_id)
-        if open_dialog and open_dialog in self._dialogs:
-            return await self._dialogs[open_dialog](msg, deps)
+        dialog = await (open_dialog or deps.dialogs.peek(msg.platform, msg.user_id))
+        if dialog and dialog in self._dialogs:
+            return await self._dialogs[dialog](msg, deps)
         if self._text is None:
             return []
         return await self._text(msg, deps)

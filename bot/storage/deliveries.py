@@ -9,7 +9,6 @@ per ``PRUNE_EVERY``, after an insert, in their own transaction.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.storage.group_commit import GroupCommit
 from bot.storage.models import ProcessedDelivery, utcnow
 from bot.storage.sql import insert_for
 
@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 
 RETENTION = timedelta(hours=48)
 PRUNE_EVERY = timedelta(minutes=10)
-# Rows per INSERT: well under SQLite's limit on bound parameters.
-MAX_BATCH = 500
 
 
 class DbSeenMessages:
-    """`bot.pipeline.SeenMessages` backed by the ``processed_deliveries`` table."""
+    """`bot.pipeline.SeenMessages` backed by the ``processed_deliveries`` table.
+
+    Deliveries arriving together are recorded by group commit: one
+    INSERT ... ON CONFLICT DO NOTHING RETURNING per round tells which ids are new.
+    """
 
     def __init__(
         self,
@@ -43,40 +45,21 @@ class DbSeenMessages:
         self._retention = retention
         self._prune_every = prune_every
         self._next_prune: datetime | None = None
-        self._pending: list[tuple[str, str, asyncio.Future[bool]]] = []
-        self._flusher: asyncio.Task | None = None
+        self._rounds: GroupCommit[tuple[str, str], bool] = GroupCommit(self._record_round, "delivery-log")
 
     async def first_time(self, platform: str, message_id: str) -> bool:
-        """Group commit: deliveries arriving together are recorded in one transaction.
+        return await self._rounds.submit((platform, message_id))
 
-        Under load every update would otherwise queue for its own write
-        transaction; one INSERT ... ON CONFLICT DO NOTHING RETURNING for the
-        whole batch tells which ids are new.
-        """
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((platform, message_id, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="delivery-log")
-        return await future
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            now = self._clock()
-            try:
-                fresh = await self._record({(p, m) for p, m, _ in batch}, now)
-            except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            answered: set[tuple[str, str]] = set()
-            for platform, message_id, future in batch:
-                key = (platform, message_id)
-                if not future.done():   # the same id twice in one batch: only the first is new
-                    future.set_result(key in fresh and key not in answered)
-                answered.add(key)
-            await self._prune_now_and_then(now)
+    async def _record_round(self, keys: list[tuple[str, str]]) -> list[bool]:
+        now = self._clock()
+        fresh = await self._record(set(keys), now)
+        answered: set[tuple[str, str]] = set()
+        results = []
+        for key in keys:   # the same id twice in one round: only the first is new
+            results.append(key in fresh and key not in answered)
+            answered.add(key)
+        await self._prune_now_and_then(now)
+        return results
 
     async def _record(self, keys: set[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
         """Insert ``keys``; the ones that were not there before."""

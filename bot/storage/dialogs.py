@@ -16,9 +16,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.storage.group_commit import GroupCommit
 from bot.storage.models import DialogState, utcnow
 from bot.storage.sql import insert_for
 
@@ -32,15 +33,17 @@ class DbDialogStore:
         session: AsyncSession | None = None,
         clock: Callable[[], datetime] = utcnow,
         ttl: timedelta = DIALOG_TTL,
+        peeks: "GroupCommit[tuple[str, str], str | None] | None" = None,
     ):
         self._sessions = sessions
         self._session = session
         self._clock = clock
         self._ttl = ttl
+        self._peeks = peeks or GroupCommit(self._open_dialogs, "dialog-peek")
 
     def bind(self, session: AsyncSession) -> "DbDialogStore":
         """The same store, working inside ``session``'s transaction."""
-        return DbDialogStore(self._sessions, session, self._clock, self._ttl)
+        return DbDialogStore(self._sessions, session, self._clock, self._ttl, self._peeks)
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
@@ -59,14 +62,34 @@ class DbDialogStore:
             select(DialogState.name, DialogState.state, DialogState.revision, DialogState.updated_at)
             .where(self._key(platform, user_id))
         )).one_or_none()
-        if row is None or self._clock() - row.updated_at > self._ttl:
-            return None
-        return row
+        return row if row is not None and self._live(row.updated_at) else None
+
+    def _live(self, updated_at: datetime) -> bool:
+        return self._clock() - updated_at <= self._ttl
 
     async def current(self, platform: str, user_id: str) -> str | None:
         async with self._tx() as session:
             row = await self._row(session, platform, user_id)
             return row.name if row else None
+
+    async def peek(self, platform: str, user_id: str) -> str | None:
+        """`current`, read by one SELECT for all the updates in flight.
+
+        Outside the update's transaction: the router asks this first, before
+        the update has written anything, so the update's own transaction would
+        not see anything newer (and holds no connection while this runs).
+        """
+        return await self._peeks.submit((platform, user_id))
+
+    async def _open_dialogs(self, keys: list[tuple[str, str]]) -> list[str | None]:
+        async with self._sessions() as session:
+            rows = (await session.execute(
+                select(DialogState.platform, DialogState.platform_user_id, DialogState.name,
+                       DialogState.updated_at)
+                .where(tuple_(DialogState.platform, DialogState.platform_user_id).in_(sorted(set(keys))))
+            )).all()
+        names = {(r.platform, r.platform_user_id): r.name for r in rows if self._live(r.updated_at)}
+        return [names.get(key) for key in keys]
 
     async def state(self, platform: str, user_id: str) -> dict[str, Any]:
         async with self._tx() as session:

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.broadcast_models import BroadcastRecipient
@@ -42,13 +43,7 @@ async def find_resident(session: AsyncSession, platform: str, user_id: str) -> R
 async def ensure_resident(session: AsyncSession, platform: str, user_id: str,
                           display_name: str | None, now: datetime) -> Resident:
     """The resident's row, created on first contact (safe against concurrent first contacts)."""
-    insert = insert_for(session)
-    await session.execute(
-        insert(Resident)
-        .values(platform=platform, platform_user_id=user_id, display_name=display_name,
-                created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[Resident.platform, Resident.platform_user_id])
-    )
+    await _insert_missing_residents(session, [(platform, user_id, display_name)], now)
     resident = await find_resident(session, platform, user_id)
     assert resident is not None
     if display_name and resident.display_name != display_name:
@@ -57,26 +52,76 @@ async def ensure_resident(session: AsyncSession, platform: str, user_id: str,
     return resident
 
 
+@dataclass(frozen=True)
+class ResidentRef:
+    id: int
+    ward: str | None
+
+
+async def ensure_residents(session: AsyncSession, people: Sequence[tuple[str, str, str | None]],
+                           now: datetime) -> dict[tuple[str, str], ResidentRef]:
+    """`ensure_resident` for many (platform, user id, display name) at once, in three statements."""
+    await _insert_missing_residents(session, people, now)
+    keys = {(platform, user_id) for platform, user_id, _ in people}
+    rows = (await session.execute(
+        select(Resident.id, Resident.platform, Resident.platform_user_id, Resident.ward, Resident.display_name)
+        .where(tuple_(Resident.platform, Resident.platform_user_id).in_(sorted(keys)))
+    )).all()
+    names = {(platform, user_id): name for platform, user_id, name in people if name}
+    renamed = [{"id": r.id, "display_name": names[(r.platform, r.platform_user_id)], "updated_at": now}
+               for r in rows if names.get((r.platform, r.platform_user_id), r.display_name) != r.display_name]
+    if renamed:
+        await session.execute(update(Resident), renamed)     # bulk UPDATE by primary key
+    return {(r.platform, r.platform_user_id): ResidentRef(r.id, r.ward) for r in rows}
+
+
+async def _insert_missing_residents(session: AsyncSession, people: Sequence[tuple[str, str, str | None]],
+                                    now: datetime) -> None:
+    insert = insert_for(session)
+    first_seen = {(platform, user_id): name for platform, user_id, name in reversed(people)}
+    await session.execute(
+        insert(Resident)
+        .values([{"platform": platform, "platform_user_id": user_id, "display_name": name,
+                  "created_at": now, "updated_at": now}
+                 for (platform, user_id), name in sorted(first_seen.items())])
+        .on_conflict_do_nothing(index_elements=[Resident.platform, Resident.platform_user_id])
+    )
+
+
 # Q&A ---------------------------------------------------------------------
 
-async def log_answer(session: AsyncSession, resident: Resident, platform: str, question: str,
-                     top_passage_id: str | None, confident: bool, confidence: float,
-                     now: datetime) -> AnswerLog:
-    entry = AnswerLog(
-        resident_id=resident.id, platform=platform, question=question,
-        top_passage_id=top_passage_id, confident=confident, confidence=confidence,
-        ward=resident.ward, created_at=now,
-    )
-    session.add(entry)
-    if not confident:
-        await session.flush()   # the unanswered row points at this answer
-        session.add(UnansweredQuestion(
-            resident_id=resident.id, answer_id=entry.id, platform=platform, question=question,
-            ward=resident.ward, nearest_passage_id=top_passage_id, confidence=confidence,
-            created_at=now,
-        ))
-    await session.flush()
-    return entry
+@dataclass(frozen=True)
+class AnswerEntry:
+    """One answered (or declined) question, as the answer log stores it."""
+
+    platform: str
+    user_id: str
+    display_name: str | None
+    question: str
+    top_passage_id: str | None
+    confident: bool
+    confidence: float
+    at: datetime
+
+
+async def log_answers(session: AsyncSession, entries: Sequence[AnswerEntry], now: datetime) -> list[int]:
+    """Log answers, and declined ones as unanswered questions; their ids, in order."""
+    residents = await ensure_residents(
+        session, [(e.platform, e.user_id, e.display_name) for e in entries], now)
+    asker = [residents[(e.platform, e.user_id)] for e in entries]
+    ids = list((await session.scalars(
+        insert_rows(AnswerLog).returning(AnswerLog.id, sort_by_parameter_order=True),
+        [{"resident_id": r.id, "platform": e.platform, "question": e.question,
+          "top_passage_id": e.top_passage_id, "confident": e.confident, "confidence": e.confidence,
+          "ward": r.ward, "created_at": e.at} for e, r in zip(entries, asker)],
+    )).all())
+    declined = [{"resident_id": r.id, "answer_id": answer_id, "platform": e.platform, "question": e.question,
+                 "ward": r.ward, "nearest_passage_id": e.top_passage_id, "confidence": e.confidence,
+                 "created_at": e.at}
+                for e, r, answer_id in zip(entries, asker, ids) if not e.confident]
+    if declined:
+        await session.execute(insert_rows(UnansweredQuestion), declined)
+    return ids
 
 
 RATED, ALREADY_RATED, NOT_YOURS = "rated", "already", "not_yours"
