@@ -99,7 +99,9 @@ class Timings:
 
 
 def serve_bot(api_url: str, token: str, storage: str, conn) -> None:
-    asyncio.run(_serve_bot(api_url, token, storage, conn))
+    from bot.eventloop import run_event_loop
+
+    run_event_loop(_serve_bot(api_url, token, storage, conn))   # as `civicbot run` does
 
 
 async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:

@@ -113,10 +113,11 @@ def chat() -> None:
 @app.command()
 def run() -> None:
     """Start the bot: messengers that are configured, else the terminal chat."""
+    from bot.eventloop import run_event_loop
     from bot.runner import serve
 
     _setup_logging(verbose=True)
-    asyncio.run(serve(get_settings()))
+    run_event_loop(serve(get_settings()))
 
 
 # Storage commands: `db upgrade`, `export`, `stats`, `admin add|remove|list`.

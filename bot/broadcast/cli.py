@@ -227,8 +227,10 @@ def worker(
         except RuntimeError as exc:
             raise _fail(f"Không chạy được worker: {exc}") from None
 
+    from bot.eventloop import run_event_loop
+
     logging.getLogger(__name__).info("starting broadcast worker")
-    asyncio.run(main())
+    run_event_loop(main())
 
 
 def register(app: typer.Typer) -> None:
