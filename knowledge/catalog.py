@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -29,8 +30,14 @@ class FocusModel:
 
     def matches(self, text: str) -> bool:
         """True when ``text`` names this model (by a title or alias, diacritics optional)."""
-        folded = f" {' '.join(fold(text).split())} "
-        return any(f" {fold(name)} " in folded for name in (*self.titles, *self.aliases))
+        return self._named_in(_padded_fold(text))
+
+    def _named_in(self, padded: str) -> bool:
+        return any(name in padded for name in self._padded_names)
+
+    @cached_property
+    def _padded_names(self) -> tuple[str, ...]:
+        return tuple(_padded_fold(name) for name in (*self.titles, *self.aliases))
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,13 @@ class Catalog:
     models_plan: Passage | None   # how the models will be carried out
 
     def find_model(self, text: str) -> FocusModel | None:
-        return next((m for m in self.models if m.matches(text)), None)
+        padded = _padded_fold(text)      # once per question, not once per model
+        return next((m for m in self.models if m._named_in(padded)), None)
+
+
+def _padded_fold(text: str) -> str:
+    """Folded words between single spaces, padded: whole-word matching by ``in``."""
+    return f" {' '.join(fold(text).split())} "
 
 
 def load_catalog(corpus: Corpus, path: Path = DATA_DIR / "catalog.yaml") -> Catalog:
