@@ -27,7 +27,7 @@ from bot.broadcast.schedule import MAX_AHEAD, PRESETS, parse_when, preset_time
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.storage import repo, transaction
-from handlers.forms import INVALID_BUTTON, button_parts, cancel_button, free_text_problem, new_token, valid_token
+from handlers.forms import INVALID_BUTTON, cancel_button, dialog_button, free_text_problem, new_token
 from handlers.officials import REFUSAL
 from retrieval.textnorm import fold
 
@@ -118,15 +118,10 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "tb:<token>:…" of the composing dialog."""
     if not await _is_official(msg, deps):
         return [Reply(REFUSAL)]
-    parts = button_parts(msg, PREFIX)
-    if not parts or not valid_token(parts[0]) or len(parts) > 3:
+    press = await dialog_button(msg, deps, PREFIX, DIALOG)
+    if press is None:
         return [Reply(INVALID_BUTTON)]
-    token, action, arg = parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
-    if await deps.dialogs.current(msg.platform, msg.user_id) != DIALOG:
-        return [Reply(INVALID_BUTTON)]
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
-    if state.get("token") != token:
-        return [Reply(INVALID_BUTTON)]
+    token, action, arg, state = press.token, press.action, press.arg, press.state
     step = state.get("step")
     wards = deps.settings.wards
 

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bot.messages import Button, Incoming
 from retrieval.textnorm import is_mostly_letters
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
 
 TOKEN_BYTES = 4            # 6 url-safe characters
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,16}")
@@ -58,3 +63,28 @@ def free_text_problem(text: str, *, what: str, max_chars: int, min_letters: int 
         return (f"Mình chỉ ghi nhận được {what} bằng chữ (biểu tượng cảm xúc hay hình ảnh thì "
                 "mình chưa đọc được). Bạn gõ lại bằng chữ giúp mình nhé.")
     return None
+
+
+@dataclass(frozen=True)
+class DialogButton:
+    """A press on a button of the user's open dialog: "<prefix>:<token>:<action>[:<arg>]"."""
+
+    token: str
+    action: str
+    arg: str
+    state: dict[str, Any]
+
+
+async def dialog_button(msg: Incoming, deps: "Deps", prefix: str, dialog: str) -> DialogButton | None:
+    """The press, when it belongs to ``dialog`` as it stands now; None when the
+    data is malformed or tampered, the dialog is closed, or its token is stale
+    (a replayed or old button)."""
+    parts = button_parts(msg, prefix)
+    if not parts or not valid_token(parts[0]) or len(parts) > 3:
+        return None
+    if await deps.dialogs.current(msg.platform, msg.user_id) != dialog:
+        return None
+    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    if state.get("token") != parts[0]:
+        return None
+    return DialogButton(parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "", state)
