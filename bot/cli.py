@@ -48,7 +48,7 @@ def ask(
     """Answer questions from the indexed text (one line per answer)."""
     from bot.app import build_searcher
     from handlers.qa import compose, problem_with
-    from retrieval.textnorm import clean_input
+    from vntext.normalize import clean_input
 
     _setup_logging()
     searcher = build_searcher(get_settings(), progress=_progress_bar)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from retrieval.textnorm import clean_input
+from vntext.normalize import clean_input
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from bot.messages import Button, Incoming, Reply
 from bot.storage import repo, transaction
 from handlers.forms import INVALID_BUTTON, cancel_button, dialog_button, free_text_problem, new_token
 from handlers.officials import REFUSAL
-from retrieval.textnorm import fold
+from vntext.normalize import fold
 
 DIALOG = "thongbao"
 PREFIX = "tb"

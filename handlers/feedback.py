@@ -18,7 +18,7 @@ from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.storage import repo, transaction
 from handlers.forms import INVALID_BUTTON, button_parts, cancel_button, free_text_problem, new_token, valid_token
-from retrieval.textnorm import fold
+from vntext.normalize import fold
 
 DIALOG = "gopy"
 PREFIX = "fb"

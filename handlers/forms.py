@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.messages import Button, Incoming
-from retrieval.textnorm import is_mostly_letters
+from vntext.normalize import is_mostly_letters
 
 if TYPE_CHECKING:
     from bot.deps import Deps

@@ -15,7 +15,7 @@ from handlers.browse import model_button
 from handlers.quoting import quote
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
 from retrieval.searcher import Hit, SearchResult
-from retrieval.textnorm import fold, has_diacritics, is_mostly_letters
+from vntext.normalize import fold, has_diacritics, is_mostly_letters
 
 MAX_QUESTION_CHARS = 1000
 # A second passage is quoted too when it scores nearly as well as the first.

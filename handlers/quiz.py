@@ -43,7 +43,7 @@ from knowledge.quiz_schedule import (
     pick_round,
     round_rng,
 )
-from retrieval.textnorm import fold
+from vntext.normalize import fold
 
 PREFIX = "qz"
 ANSWER_PREFIX = QUIZ_ANSWER_PREFIX

@@ -16,7 +16,7 @@ from bot.messages import Button, Incoming, Reply
 from bot.storage import repo, transaction
 from handlers import feedback, privacy
 from handlers.forms import INVALID_BUTTON, cancel_button, dialog_button, free_text_problem, new_token
-from retrieval.textnorm import fold
+from vntext.normalize import fold
 
 DIALOG = "dangky"
 PREFIX = "dk"

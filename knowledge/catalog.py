@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.documents import Corpus, Passage
-from retrieval.textnorm import fold, nfc
+from vntext.normalize import fold, nfc
 
 DATA_DIR = Path(__file__).parent / "data"
 EXPECTED_MODEL_COUNT = 11

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from retrieval.textnorm import clean_input, nfc
+from vntext.normalize import clean_input, nfc
 
 MAX_PASSAGE_CHARS = 600
 SECTION_LABEL_CHARS = 48

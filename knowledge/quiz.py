@@ -53,7 +53,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.documents import Document, Passage, Section
-from retrieval.textnorm import clean_input, fold, nfc
+from vntext.normalize import clean_input, fold, nfc
 
 DATA_DIR = Path(__file__).parent / "data"
 CURATED_FILE = DATA_DIR / "quiz_curated.yaml"

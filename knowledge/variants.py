@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.documents import Corpus
-from retrieval.textnorm import clean_input
+from vntext.normalize import clean_input
 
 QUESTIONS_FILE = Path(__file__).parent / "data" / "questions.yaml"
 

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.onnx_encoder import OnnxEncoder, accelerate
-from retrieval.textnorm import syllables
+from vntext.normalize import syllables
 
 
 class Embedder(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bm25s
 import numpy as np
 
-from retrieval.textnorm import syllables
+from vntext.normalize import syllables
 
 # Folded function and question words that say nothing about the topic.
 QUERY_STOPWORDS = frozenset(

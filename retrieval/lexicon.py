@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from retrieval.textnorm import syllables
+from vntext.normalize import syllables
 
 LEXICON_FILE = Path(__file__).parent.parent / "knowledge" / "data" / "lexicon.yaml"
 

@@ -15,7 +15,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from retrieval.textnorm import fold, has_diacritics, nfc
+from vntext.normalize import fold, has_diacritics, nfc
 
 _TOKEN = re.compile(r"\w+|\W+", re.UNICODE)
 MAX_CANDIDATES = 6

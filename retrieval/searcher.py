@@ -26,7 +26,7 @@ from retrieval.lexical import LexicalIndex
 from retrieval.lexicon import Lexicon
 from retrieval.restore import DiacriticRestorer
 from retrieval.lexical import QUERY_STOPWORDS
-from retrieval.textnorm import (
+from vntext.normalize import (
     TEENCODE,
     canonical_tone_marks,
     clean_input,

@@ -33,3 +33,17 @@ def test_the_walk_sees_imports(tmp_path):
     sample = tmp_path / "x.py"
     sample.write_text("import telegram\nfrom aiohttp import web\n")
     assert {"telegram", "aiohttp"} <= imported_modules(sample)
+
+
+OUR_PACKAGES = {"bot", "handlers", "knowledge", "retrieval", "vntext", "console"}
+
+
+def test_vntext_imports_nothing_of_ours():
+    """vntext is the bottom layer: every other package may import it, it imports none of them."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in (ROOT / "vntext").rglob("*.py")
+        for module in imported_modules(path)
+        if module.split(".")[0] in OUR_PACKAGES - {"vntext"}
+    ]
+    assert offenders == []

@@ -7,7 +7,7 @@ import pytest
 from knowledge.base import KnowledgeBase
 from knowledge.catalog import EXPECTED_MODEL_COUNT
 from knowledge.documents import MAX_PASSAGE_CHARS, load_corpus, parse_document, split_text
-from retrieval.textnorm import nfc
+from vntext.normalize import nfc
 
 SOURCES = Path(__file__).resolve().parent.parent / "knowledge" / "sources"
 

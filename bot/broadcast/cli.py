@@ -50,7 +50,7 @@ def _db_job(job):
 
 
 def _resolve_wards(given: list[str], known: list[str]) -> list[str]:
-    from retrieval.textnorm import fold
+    from vntext.normalize import fold
 
     chosen = []
     for ward in given:
@@ -77,7 +77,7 @@ def send(
     from bot.broadcast import outbox, texts
     from bot.broadcast.schedule import MAX_AHEAD, parse_iso
     from bot.messages import utcnow
-    from retrieval.textnorm import clean_input
+    from vntext.normalize import clean_input
 
     settings = get_settings()
     body = clean_input(text, max_chars=100_000).strip()

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, time, timedelta, timezone
 
 from bot.storage.sql import LOCAL_UTC_OFFSET
-from retrieval.textnorm import fold
+from vntext.normalize import fold
 
 VN = timezone(LOCAL_UTC_OFFSET)
 MAX_AHEAD = timedelta(days=60)

@@ -77,7 +77,7 @@ from bot.messages import Incoming, Reply, quiz_answer_data, utcnow
 from bot.pipeline import Pipeline
 from bot.platforms.base import TELEGRAM_TEXT_LIMIT, split_message
 from bot.settings import Settings, SettingsError, TelegramSettings
-from retrieval.textnorm import clean_input
+from vntext.normalize import clean_input
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from bot.storage.quiz_models import (
 )
 from bot.storage.sql import LOCAL_UTC_OFFSET, insert_for
 from knowledge.quiz_schedule import CardState, next_state
-from retrieval.textnorm import fold
+from vntext.normalize import fold
 
 _KEY = re.compile(r"^([A-Za-z0-9_-]{1,16})\.(\d{1,2})$")
 

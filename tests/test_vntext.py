@@ -3,7 +3,7 @@ import unicodedata
 import pytest
 
 from retrieval.restore import DiacriticRestorer
-from retrieval.textnorm import (
+from vntext.normalize import (
     canonical_tone_marks,
     clean_input,
     expand_teencode,
