@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from bot.cli.common import fail, migrate_or_fail, setup_logging, with_database
 from bot.settings import get_settings
 
 broadcast_app = typer.Typer(
@@ -38,17 +39,6 @@ class GroupChoice(str, Enum):
     can_bo = "can_bo"
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
-
-
-def _db_job(job):
-    from bot.storage.cli import _with_database
-
-    return _with_database(job)
-
-
 def _resolve_wards(given: list[str], known: list[str]) -> list[str]:
     from vntext.normalize import fold
 
@@ -58,7 +48,7 @@ def _resolve_wards(given: list[str], known: list[str]) -> list[str]:
         partial = [w for w in known if fold(ward) in fold(w)]
         match = exact or (partial if len(partial) == 1 else [])
         if not match:
-            raise _fail(f"Không rõ phường/xã «{ward}». Các giá trị hợp lệ (CIVICBOT_WARDS): {', '.join(known)}")
+            raise fail(f"Không rõ phường/xã «{ward}». Các giá trị hợp lệ (CIVICBOT_WARDS): {', '.join(known)}")
         chosen.append(match[0])
     return list(dict.fromkeys(chosen))
 
@@ -82,23 +72,23 @@ def send(
     settings = get_settings()
     body = clean_input(text, max_chars=100_000).strip()
     if not body:
-        raise _fail("Nội dung thông báo trống.")
+        raise fail("Nội dung thông báo trống.")
     if len(body) > settings.broadcast.max_text_chars:
-        raise _fail(f"Nội dung dài {len(body)} ký tự, tối đa {settings.broadcast.max_text_chars}.")
+        raise fail(f"Nội dung dài {len(body)} ký tự, tối đa {settings.broadcast.max_text_chars}.")
     if photo and (not photo.startswith(("http://", "https://")) or len(photo) > 500):
-        raise _fail("Đường link ảnh phải bắt đầu bằng http:// hoặc https:// (tối đa 500 ký tự).")
+        raise fail("Đường link ảnh phải bắt đầu bằng http:// hoặc https:// (tối đa 500 ký tự).")
     report_platform = report_chat = None
     if report_to:
         report_platform, _, report_chat = report_to.partition(":")
         if report_platform not in ("telegram", "zalo") or not report_chat:
-            raise _fail("--report-to phải có dạng telegram:CHAT_ID hoặc zalo:USER_ID.")
+            raise fail("--report-to phải có dạng telegram:CHAT_ID hoặc zalo:USER_ID.")
     now = utcnow()
     try:
         when = parse_iso(at) if at else now
     except ValueError:
-        raise _fail(f"Không đọc được thời điểm «{at}» (ví dụ đúng: 2026-01-05T08:00).") from None
+        raise fail(f"Không đọc được thời điểm «{at}» (ví dụ đúng: 2026-01-05T08:00).") from None
     if when - now > MAX_AHEAD:
-        raise _fail("Thời điểm gửi xa quá (hơn 60 ngày).")
+        raise fail("Thời điểm gửi xa quá (hơn 60 ngày).")
     platforms = ("telegram", "zalo") if platform is PlatformChoice.both else (platform.value,)
     segment = outbox.Segment(tuple(_resolve_wards(ward or [], settings.wards)),
                              tuple(g.value for g in (group or [])), platforms)
@@ -109,7 +99,7 @@ def send(
             now=now, report_platform=report_platform, report_chat_id=report_chat)
         return broadcast.id, broadcast.scheduled_at, await outbox.count_recipients(session, segment)
 
-    broadcast_id, scheduled_at, count = _db_job(job)
+    broadcast_id, scheduled_at, count = with_database(job)
     typer.echo(f"Đã tạo thông báo #{broadcast_id}, gửi {texts.when_text(scheduled_at, now)}; "
                f"số người nhận hiện tại: {texts.number(count)}.")
     typer.echo(texts.describe_segment(segment))
@@ -128,7 +118,7 @@ def list_(limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20) -
                          (b.text.splitlines() or [""])[0][:60]))
         return rows
 
-    rows = _db_job(job)
+    rows = with_database(job)
     if not rows:
         typer.echo("Chưa có thông báo nào.")
     for broadcast_id, status, sent, total, when, first in rows:
@@ -159,9 +149,9 @@ def status(
             "seconds": (b.finished_at - b.started_at).total_seconds() if b.finished_at and b.started_at else None,
         }
 
-    info = _db_job(job)
+    info = with_database(job)
     if info is None:
-        raise _fail(f"Không có thông báo #{broadcast_id}.")
+        raise fail(f"Không có thông báo #{broadcast_id}.")
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
@@ -183,11 +173,11 @@ def cancel(broadcast_id: Annotated[int, typer.Argument(help="Số thông báo.")
     async def job(session):
         return await outbox.cancel_broadcast(session, broadcast_id, "cli", utcnow())
 
-    result = _db_job(job)
+    result = with_database(job)
     if result == outbox.NOT_FOUND:
-        raise _fail(f"Không có thông báo #{broadcast_id}.")
+        raise fail(f"Không có thông báo #{broadcast_id}.")
     if result == outbox.ALREADY_OVER:
-        raise _fail(f"Thông báo #{broadcast_id} đã gửi xong hoặc đã hủy trước đó.")
+        raise fail(f"Thông báo #{broadcast_id} đã gửi xong hoặc đã hủy trước đó.")
     typer.echo(f"Đã hủy thông báo #{broadcast_id}.")
 
 
@@ -200,17 +190,11 @@ def worker(
 ) -> None:
     """Run an outbox worker in this process (extra processes or machines; PostgreSQL for more than one)."""
     from bot.broadcast.service import open_worker
-    from bot.cli import _setup_logging
-    from bot.storage import upgrade_sync
-
-    _setup_logging(verbose=True)
+    setup_logging(verbose=True)
     settings = get_settings()
     if concurrency:
         settings = settings.model_copy(update={"broadcast": settings.broadcast.model_copy(update={"concurrency": concurrency})})
-    try:
-        upgrade_sync(settings.effective_database_url)
-    except Exception as exc:
-        raise _fail(f"Không kết nối được cơ sở dữ liệu: {exc.__class__.__name__}: {exc}") from None
+    migrate_or_fail(settings.effective_database_url)
     wanted = None
     if platform:
         wanted = sorted({p for choice in platform
@@ -225,7 +209,7 @@ def worker(
                         loop.add_signal_handler(sig, w.stop)
                 await w.run(until_idle=exit_when_idle)
         except RuntimeError as exc:
-            raise _fail(f"Không chạy được worker: {exc}") from None
+            raise fail(f"Không chạy được worker: {exc}") from None
 
     from bot.eventloop import run_event_loop
 

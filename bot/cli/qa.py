@@ -1,0 +1,97 @@
+"""`civicbot ask|index|chat|run`: questions, the search index, the terminal chat and the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from bot.cli.common import progress_bar, setup_logging
+from bot.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ask)
+    app.command()(index)
+    app.command()(chat)
+    app.command()(run)
+
+
+def ask(
+    question: Annotated[Optional[str], typer.Argument(help="Câu hỏi; bỏ trống để đọc từng dòng từ stdin.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Mỗi câu trả lời là một dòng JSON.")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Số đoạn nguồn trả về.")] = 5,
+) -> None:
+    """Answer questions from the indexed text (one line per answer)."""
+    from bot.app import build_searcher
+    from handlers.qa import compose, problem_with
+    from vntext.normalize import clean_input
+
+    setup_logging()
+    searcher = build_searcher(get_settings(), progress=progress_bar)
+    lines = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
+    for raw in lines:
+        cleaned = clean_input(raw, max_chars=100_000)
+        problem = problem_with(cleaned)
+        if problem:
+            payload = {"question": raw, "confident": False, "answer": problem, "sources": []}
+        else:
+            result = searcher.search(cleaned, k=top_k)
+            answer = compose(result)
+            payload = {
+                "question": raw,
+                "confident": answer.confident,
+                "answer": answer.text,
+                "sources": [
+                    {"text": h.passage.text, "section": h.passage.section, "score": round(h.score, 4)}
+                    for h in result.hits
+                ],
+            }
+        if as_json:
+            print(json.dumps(payload, ensure_ascii=False), flush=True)
+        else:
+            print(payload["answer"].replace("\n", " ⏎ "), flush=True)
+
+
+def index() -> None:
+    """Rebuild the search index from the knowledge folder (with a progress bar)."""
+    from bot.app import build_searcher
+
+    setup_logging(verbose=True)
+    settings = get_settings()
+    searcher = build_searcher(settings, rebuild=True, progress=progress_bar)
+    manifest = searcher.dense_manifest
+    typer.echo(
+        f"Đã lập chỉ mục {len(searcher.corpus.passages)} đoạn văn ({manifest.units} mục) "
+        f"bằng mô hình {manifest.model} vào {settings.index_dir}."
+    )
+
+
+def chat() -> None:
+    """Talk to the bot in the terminal, through the same handlers as the messengers."""
+    from bot.app import build_deps, close_deps
+    from bot.pipeline import Pipeline
+    from bot.platforms.console import run_console
+
+    setup_logging()
+    deps = build_deps(get_settings())      # applies database migrations too
+
+    async def session() -> None:
+        try:
+            await run_console(Pipeline(deps))
+        finally:
+            await close_deps(deps)
+
+    asyncio.run(session())
+
+
+def run() -> None:
+    """Start the bot: messengers that are configured, else the terminal chat."""
+    from bot.eventloop import run_event_loop
+    from bot.runner import serve
+
+    setup_logging(verbose=True)
+    run_event_loop(serve(get_settings()))
