@@ -9,7 +9,9 @@ from bot.deps import Deps
 from bot.router import Router
 from bot.settings import Settings
 from bot.storage import Database, DbDialogStore, upgrade_sync
-from handlers import broadcast, browse, feedback, leaderboard, officials, privacy, qa, quiz, ratings, start, subscription
+from handlers import (
+    broadcast, browse, feedback, leaderboard, media, officials, privacy, qa, quiz, ratings, start, subscription,
+)
 from knowledge.base import KnowledgeBase
 from retrieval.batching import AsyncSearcher
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
@@ -20,46 +22,30 @@ log = logging.getLogger(__name__)
 
 
 def build_router() -> Router:
+    """Every handlers module's router, in one place: the order below is the order
+    residents see the commands in /help and in Telegram's "/" menu.
+
+    A module registers its own commands, buttons and dialog beside its code
+    (``@router.command(...)``, see bot/router.py); a new handler goes into its
+    module's router, and a new module into this list. Include order matters
+    only for that menu: prefixes, commands and dialogs are each claimed once.
+    """
     router = Router()
-    # Commands, in the order residents see them in /help and the command menu.
-    router.command("start", start.start, "Bắt đầu")
-    router.command("help", start.show_help, "Hướng dẫn sử dụng")
-    router.command("mohinh", browse.list_models, "Xem 11 mô hình trọng tâm")
-    router.command("tieuchi", browse.browse_criteria, "Xem bộ tiêu chí")
-    router.command("gopy", feedback.start_feedback, "Gửi góp ý về Nghị quyết 05 và các mô hình")
-    router.command("dangky", subscription.start_subscription, "Đăng ký nhận tin theo phường/xã")
-    router.command("quiz", quiz.start_quiz, "Đố vui 10 câu về bộ tiêu chí và 11 mô hình")
-    router.command("bangxephang", leaderboard.show_leaderboard, "Bảng xếp hạng đố vui")
-    # /huy closes whatever dialog is open (commands come before dialogs in dispatch),
-    # and with none open it stops announcements.
-    router.command("huy", subscription.cancel, "Hủy thao tác đang làm dở hoặc ngừng nhận tin")
-    router.command("quyenriengtu", privacy.show_privacy, "Mình lưu gì về bạn và để làm gì")
-    router.command("xoadulieu", privacy.ask_delete, "Xóa toàn bộ dữ liệu của bạn")
-    # Officials only; the handler checks the officials table itself.
-    router.command("thongke", officials.show_stats, "Thống kê (dành cho cán bộ)", hidden=True)
-    router.command("thongbao", broadcast.start_broadcast, "Gửi thông báo tới người đăng ký (dành cho cán bộ)",
-                   hidden=True)
-    # Buttons, by the prefix of their data.
-    router.callback(browse.MODEL_PREFIX, browse.on_model_button)
-    router.callback(browse.CRITERIA_PREFIX, browse.on_criteria_button)
-    router.callback("p", qa.show_passage)
-    router.callback(ratings.RATE_PREFIX, ratings.on_rate)
-    router.callback(feedback.PREFIX, feedback.on_button)
-    router.callback(subscription.PREFIX, subscription.on_button)
-    router.callback(privacy.PREFIX, privacy.on_button)
-    router.callback(officials.PREFIX, officials.on_button)
-    # Quiz answers: numbered options on Zalo/terminal, PollAnswers translated by the Telegram adapter.
-    router.callback(quiz.ANSWER_PREFIX, quiz.on_answer)
-    router.callback(quiz.PREFIX, quiz.on_button)
-    router.callback(leaderboard.PREFIX, leaderboard.on_button)
-    router.callback(broadcast.PREFIX, broadcast.on_button)
-    router.callback(broadcast.CANCEL_PREFIX, broadcast.on_cancel_button)
-    # Free text while a multi-step dialog is open goes to that dialog.
-    router.dialog(feedback.DIALOG, feedback.on_text)
-    router.dialog(subscription.DIALOG, subscription.on_text)
-    router.dialog(broadcast.DIALOG, broadcast.on_text)
-    # Anything else is a question.
-    router.text(qa.answer_question)
+    for module in (
+        start,          # /start, /help
+        browse,         # /mohinh, /tieuchi and their menus
+        feedback,       # /gopy
+        quiz,           # /quiz; /huy also ends an open round
+        leaderboard,    # /bangxephang
+        subscription,   # /dangky, /huy (closes any open dialog, else stops announcements)
+        privacy,        # /quyenriengtu, /xoadulieu
+        officials,      # /thongke (hidden, officials only)
+        broadcast,      # /thongbao (hidden, officials only)
+        ratings,        # 👍/👎 under answers
+        media,          # voice notes, photos, stickers, …: say what the bot reads
+        qa,             # any other text is a question
+    ):
+        router.include(module.router)
     return router
 
 

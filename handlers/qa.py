@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
-from handlers.browse import model_button
+from bot.router import Router
+from handlers.browse import CRITERIA_ROOT, MODEL_LIST, model_button
+from handlers.forms import too_long
 from handlers.quoting import quote
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
 from retrieval.searcher import Hit, SearchResult
 from vntext.normalize import fold, has_diacritics, is_mostly_letters
 
+router = Router()
+
+PASSAGE_PREFIX = "p"            # button data "p:<passage id>": quote that passage in full
 MAX_QUESTION_CHARS = 1000
 # A second passage is quoted too when it scores nearly as well as the first.
 SECOND_QUOTE_RATIO = 0.9
@@ -28,10 +33,6 @@ EMPTY = (
 NOT_TEXT = (
     "Mình chưa hiểu tin nhắn này. Bạn hãy gõ câu hỏi bằng chữ, ví dụ: "
     "«Tiêu chí con người xã hội chủ nghĩa gồm những gì?»"
-)
-TOO_LONG = (
-    "Câu hỏi dài quá ({length} ký tự). Bạn vui lòng rút gọn dưới {limit} ký tự "
-    "và gửi lại giúp mình nhé."
 )
 DECLINE = (
     "Xin lỗi, văn bản Nghị quyết 05 và Bộ tiêu chí mà mình có chưa đề cập đến điều bạn hỏi, "
@@ -56,7 +57,7 @@ def problem_with(question: str) -> str | None:
     if not question:
         return EMPTY
     if len(question) > MAX_QUESTION_CHARS:
-        return TOO_LONG.format(length=len(question), limit=MAX_QUESTION_CHARS)
+        return too_long("câu hỏi", len(question), MAX_QUESTION_CHARS)
     if not is_mostly_letters(question):
         return NOT_TEXT
     return None
@@ -99,6 +100,7 @@ def _looks_english(text: str) -> bool:
     return not has_diacritics(text) and sum(w.strip("?!.,") in _ENGLISH_HINTS for w in words) >= 1
 
 
+@router.text
 async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
     """Trả lời câu hỏi về Nghị quyết 05 bằng trích dẫn văn bản."""
     problem = problem_with(msg.text)
@@ -112,12 +114,13 @@ async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
     if answer.confident:
         # The rating buttons carry the answer-log id (handlers/ratings.py).
         return [Reply.with_buttons(answer.text, rating_row(answer_id), model_row)]
-    topics = [Button(f"📄 {h.passage.section_path[-1]}", f"p:{h.passage.id}") for h in result.hits[:2]]
+    topics = [Button(f"📄 {h.passage.section_path[-1]}", f"{PASSAGE_PREFIX}:{h.passage.id}") for h in result.hits[:2]]
     return [Reply.with_buttons(answer.text, topics, [
-        Button("11 mô hình", "m:list"), Button("Bộ tiêu chí", "t:root"),
+        Button("11 mô hình", MODEL_LIST), Button("Bộ tiêu chí", CRITERIA_ROOT),
     ])]
 
 
+@router.button(PASSAGE_PREFIX)
 async def show_passage(msg: Incoming, deps: Deps) -> list[Reply]:
     """Button "p:<passage id>": quote one passage in full."""
     passage_id = (msg.callback_data or "").partition(":")[2]

@@ -54,7 +54,7 @@ async def test_help_lists_every_public_command(deps):
 @pytest.mark.parametrize("text, expected", [
     ("", "chưa nhập câu hỏi"),
     ("   \t ", "chưa nhập câu hỏi"),
-    ("x " * 5000, "dài quá"),
+    ("x " * 5000, "dài 9.999 ký tự, mình chỉ nhận tối đa 1.000 ký tự"),   # its real length, one limit
     ("😀🙏🎉", "gõ câu hỏi bằng chữ"),
     ("\x00\x01\x02", "chưa nhập câu hỏi"),
     ("/khonglenhnay", "chưa biết lệnh /khonglenhnay"),

@@ -352,7 +352,7 @@ async def test_long_reply_is_split_at_word_boundaries(bot):
     async def long_answer(msg: Incoming, deps) -> list[Reply]:
         return [Reply(long_text)]
 
-    bot.pipeline.deps.router.command("dai", long_answer, "Câu trả lời dài (thử)", hidden=True)
+    bot.pipeline.deps.router.command("dai", "Câu trả lời dài (thử)", hidden=True)(long_answer)
     await bot.post(text_event("u13", "/dai"))
     await bot.settle()
     parts = bot.api.texts_to("u13")
