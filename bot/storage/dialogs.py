@@ -149,11 +149,16 @@ class DbDialogStore:
             return dict(row.state) if result.rowcount == 1 else None
 
     async def expired(self, platform: str, user_id: str) -> str | None:
-        """The dialog a peek found expired for this user, deleted now so it is reported once."""
+        """The dialog a peek found expired for this user, deleted now so it is reported once.
+
+        In a short transaction of its own, like the peek: the update's own
+        transaction has not started yet, and must not hold a connection while
+        the answer log (a separate writer) records the question.
+        """
         name = self._expired_seen.pop((platform, user_id), None)
         if name is None:
             return None
-        async with self._tx() as session:
+        async with self._sessions.begin() as session:
             result = await session.execute(delete(DialogState).where(
                 self._key(platform, user_id), DialogState.name == name,
                 DialogState.updated_at < self._clock() - self._ttl))

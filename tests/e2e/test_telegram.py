@@ -176,6 +176,37 @@ async def test_other_update_kinds_are_ignored_or_get_a_friendly_reply(telegram_b
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+FILE = {"file_id": "f", "file_unique_id": "f-u"}
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"voice": FILE | {"duration": 3}}, CANNOT_READ["voice"]),
+    ({"audio": FILE | {"duration": 30}}, CANNOT_READ["voice"]),
+    ({"video_note": FILE | {"length": 240, "duration": 5}}, CANNOT_READ["video"]),
+    ({"video": FILE | {"width": 640, "height": 360, "duration": 5}}, CANNOT_READ["video"]),
+    ({"animation": FILE | {"width": 320, "height": 240, "duration": 2}, "document": FILE}, CANNOT_READ["video"]),
+    ({"location": {"latitude": 20.86, "longitude": 106.68}}, CANNOT_READ["location"]),
+    ({"venue": {"location": {"latitude": 20.86, "longitude": 106.68}, "title": "UBND", "address": "Lê Chân"},
+      "location": {"latitude": 20.86, "longitude": 106.68}}, CANNOT_READ["location"]),
+    ({"document": FILE | {"file_name": "gop-y.pdf"}}, CANNOT_READ["file"]),
+    ({"contact": {"phone_number": "0912345678", "first_name": "An"}}, "Mình chưa đọc được loại tin nhắn này."),
+    ({"dice": {"emoji": "🎲", "value": 3}}, "Mình chưa đọc được loại tin nhắn này."),
+])
+async def test_every_kind_of_message_gets_one_answer(telegram_polling_bot, fields, expected):
+    await telegram_polling_bot.say(CHAT, None, **fields)
+    (reply,) = await telegram_polling_bot.replies(CHAT, 1)
+    assert reply.text.startswith(expected) and "/help" in reply.text
+    await telegram_polling_bot.idle()
+    assert len(telegram_polling_bot.api.texts(CHAT)) == 1
+
+
+async def test_a_photo_caption_is_the_question(telegram_polling_bot):
+    photo = [{"file_id": "ph", "file_unique_id": "ph-u", "width": 90, "height": 90}]
+    await telegram_polling_bot.say(CHAT, None, photo=photo, caption=QUESTION)
+    (reply,) = await telegram_polling_bot.replies(CHAT, 1)
+    assert reply.text.startswith("Theo văn bản:")
+
+
 async def test_an_update_the_library_cannot_read_does_not_stall_the_bot(telegram_bot, caplog):
     """Bot API and PTB out of step (here: a poll answer without the fields Bot API 9.6
     made required): the update is skipped, the ones after it are answered."""
