@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from sqlalchemy import text
+
 from bot.deps import Deps
 from bot.router import Router
 from bot.settings import Settings
@@ -15,6 +17,7 @@ from handlers import (
 from knowledge.base import KnowledgeBase
 from retrieval.batching import AsyncSearcher
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.searcher import HybridSearcher
 from retrieval.service import ProgressFactory, open_searcher
 
@@ -50,6 +53,18 @@ def build_router() -> Router:
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    """The question encoder: the ONNX export alone when there is one (no torch,
+    starts in about a second), else sentence-transformers, which exports it."""
+    if settings.embedding_backend == "onnx":
+        light = OnnxEmbedder.find(settings.model_cache_dir, settings.embedding_model,
+                                  settings.embedding_threads, settings.embedding_query_precision)
+        if light is not None:
+            return light
+    return reference_embedder(settings)
+
+
+def reference_embedder(settings: Settings) -> Embedder:
+    """sentence-transformers: builds the model and its ONNX export, and the index."""
     return SentenceTransformerEmbedder(
         settings.embedding_model, settings.model_cache_dir, settings.embedding_threads,
         settings.embedding_backend, settings.embedding_query_precision,
@@ -64,9 +79,10 @@ def build_searcher(
     progress: ProgressFactory | None = None,
 ) -> HybridSearcher:
     knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
-    return open_searcher(
-        knowledge, embedder or build_embedder(settings), settings.index_dir, rebuild, progress
-    )
+    embedder = embedder or build_embedder(settings)
+    # A missing or stale index is built by sentence-transformers (the same vectors, tested).
+    index_embedder = (lambda: reference_embedder(settings)) if isinstance(embedder, OnnxEmbedder) else None
+    return open_searcher(knowledge, embedder, settings.index_dir, rebuild, progress, index_embedder)
 
 
 def build_database(settings: Settings, migrate: bool = True) -> Database:
@@ -88,6 +104,19 @@ def build_deps(settings: Settings, searcher: HybridSearcher | None = None,
     db = db or build_database(settings)
     return Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
                 router=build_router(), dialogs=DbDialogStore(db.sessions), db=db)
+
+
+WARM_UP_QUESTION = "Nghị quyết 05 có những mô hình trọng tâm nào?"
+
+
+async def warm_up(deps: Deps) -> None:
+    """Load now what a first answer would otherwise load while a resident waits:
+    the model and the index (one real search, through the search worker) and a
+    database connection. Nothing is recorded."""
+    await deps.searcher.search(WARM_UP_QUESTION, k=deps.settings.top_k)
+    if deps.db is not None:
+        async with deps.db.sessions() as session:
+            await session.execute(text("SELECT 1"))
 
 
 async def close_deps(deps: Deps) -> None:

@@ -72,7 +72,7 @@ def index() -> None:
 
 def chat() -> None:
     """Talk to the bot in the terminal, through the same handlers as the messengers."""
-    from bot.app import build_deps, close_deps
+    from bot.app import build_deps, close_deps, warm_up
     from bot.pipeline import Pipeline
     from bot.platforms.console import run_console
 
@@ -81,6 +81,7 @@ def chat() -> None:
 
     async def session() -> None:
         try:
+            await warm_up(deps)             # the first answer as fast as the next
             await run_console(Pipeline(deps))
         finally:
             await close_deps(deps)
