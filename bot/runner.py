@@ -64,7 +64,7 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
     pipeline = Pipeline(deps)
     try:
         if not (settings.telegram.enabled or settings.zalo.enabled):
-            await warm_up(deps)
+            await warm_up(deps, pipeline)
             readiness.mark_ready()
             await run_console(pipeline)
             return
@@ -82,7 +82,7 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
 
         async def when_listening() -> None:
             warm = time.monotonic()
-            await warm_up(deps)
+            await warm_up(deps, pipeline)
             log.info("model and index warm in %.1f s", time.monotonic() - warm)
             await held.start(app)
             readiness.mark_ready()

@@ -57,7 +57,7 @@ class Serving:
             self.built.append(build_deps(settings, searcher=hash_searcher, knowledge=knowledge))
             return self.built[-1]
 
-        async def held_warm_up(deps):
+        async def held_warm_up(deps, pipeline=None):
             await self.release.wait()
             if self.fail_warm_up is not None:
                 raise self.fail_warm_up

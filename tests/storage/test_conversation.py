@@ -14,11 +14,11 @@ from sqlalchemy import select
 from bot.pipeline import FloodControl, Pipeline
 from bot.storage import DbDialogStore, repo
 from bot.storage.export import export_rows, write_rows
-from bot.storage.models import AnswerLog, DialogState, Feedback, UnansweredQuestion
+from bot.storage.models import AnswerLog, DialogState, Feedback, ProcessedDelivery, UnansweredQuestion
 from bot.storage.quiz_models import QuizRound
 from handlers import feedback, media, privacy, subscription
 from knowledge.quiz_schedule import BankLoader, QuestionBank
-from storage_helpers import Chat, button, buttons, count
+from storage_helpers import Chat, button, buttons, count, snapshot
 
 PHONE_TEXT = "Nhà ở xã hội ở đâu, gọi giúp tôi 0912 345 678 hoặc email an.nguyen@example.vn?"
 MASKED = "Nhà ở xã hội ở đâu, gọi giúp tôi [số điện thoại] hoặc email [email]?"
@@ -179,3 +179,12 @@ async def test_kept_contact_details_are_still_masked_for_officials_and_exports(d
 async def test_privacy_page_says_contact_details_are_masked_by_default(chat):
     replies = await chat("u1").say("/quyenriengtu")
     assert privacy.CONTACT_DETAILS_MASKED in replies[0].text
+
+
+async def test_the_warm_up_rehearsal_leaves_nothing_behind(pipeline, deps, db):
+    from bot.app import warm_up
+
+    before = await snapshot(db)
+    await warm_up(deps, pipeline)
+    assert await snapshot(db) == before
+    assert await count(db, ProcessedDelivery) == 0
