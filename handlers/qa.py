@@ -14,6 +14,7 @@ from handlers.answers import EMPTY, MAX_QUESTION_CHARS, NOT_TEXT, compose, probl
 from handlers.browse import CRITERIA_ROOT, MODEL_LIST, model_button
 from handlers.quoting import quote
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
+from knowledge.quiz import strip_number
 
 router = Router()
 
@@ -34,7 +35,8 @@ async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
     if answer.confident:
         # The rating buttons carry the answer-log id (handlers/ratings.py).
         return [Reply.with_buttons(answer.text, rating_row(answer_id), model_row)]
-    topics = [Button(f"📄 {h.passage.section_path[-1]}", f"{PASSAGE_PREFIX}:{h.passage.id}") for h in result.hits[:2]]
+    topics = [Button(f"📄 {h.passage.section_path[-1]}", f"{PASSAGE_PREFIX}:{h.passage.id}",
+                     f"📄 {strip_number(h.passage.section_path[-1])}") for h in result.hits[:2]]
     return [Reply.with_buttons(answer.text, topics, [
         Button("11 mô hình", MODEL_LIST), Button("Bộ tiêu chí", CRITERIA_ROOT),
     ])]
