@@ -176,7 +176,10 @@ async def _confirm_action(msg: Incoming, deps: Deps, state: dict, action: str) -
         state["step"] = "topic"
         await _save(msg, deps, state)
         return [_topic_menu(deps, state["token"])]
-    state["step"] = "text"            # "edit": the topic stays, the text is written again
+    state["step"] = "text"            # "edit": the text is written again; a chosen topic stays,
+    if state.get("guessed"):          # a guessed one is guessed again from the new text
+        for key in ("topic", "label", "guessed"):
+            state.pop(key, None)
     await _save(msg, deps, state)
     return [_ask_text(state["token"], ASK_REWRITE)]
 

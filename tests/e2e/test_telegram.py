@@ -445,3 +445,53 @@ async def test_fake_api_parses_json_bodies_too(telegram_api):
     assert payload["ok"] and payload["result"]["chat"]["id"] == CHAT
     assert telegram_api.calls_to("sendMessage")[0].buttons[0][0]["callback_data"] == "m:list"
     assert too_long == {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+
+
+# -- a resident's session: feedback kept, minds changed, non-text, long text, masked export ----------
+
+FEEDBACK = "Đề nghị sửa đèn đường ngõ 12 Lê Chân, tối quá. Gọi tôi 0912 345 678 hoặc lan.tran@gmail.com."
+
+
+async def test_a_resident_gives_feedback_changes_their_mind_and_it_is_exported_masked(telegram_polling_bot):
+    from bot.storage.export import export_rows
+
+    bot, api = telegram_polling_bot, telegram_polling_bot.api
+    sent = 0
+
+    async def next_reply(count: int = 1) -> list:
+        nonlocal sent
+        sent += count
+        return (await bot.replies(CHAT, sent))[-count:]
+
+    def data(call, label: str) -> str:
+        return next(d for row in button_rows(call) for text, d in row if label in text)
+
+    await bot.say(CHAT, "/gopy")
+    (ask,) = await next_reply()
+    await bot.say(CHAT, FEEDBACK)                                   # the feedback, straight away
+    (menu,) = await next_reply()
+    await bot.press(CHAT, data(menu, "Chủ đề khác"), message=api.sent(CHAT)[-1])
+    (preview,) = await next_reply()
+    assert FEEDBACK in preview.text and "che đi khi lưu" in preview.text
+    await bot.press(CHAT, data(preview, "Đổi chủ đề"))              # changes their mind
+    (menu,) = await next_reply()
+    menu_message = api.sent(CHAT)[-1]
+    await bot.say(CHAT, None, sticker={"file_id": "s", "file_unique_id": "su", "type": "regular", "width": 512,
+                                       "height": 512, "is_animated": False, "is_video": False})
+    await bot.say(CHAT, None, voice={"file_id": "v", "file_unique_id": "vu", "duration": 2})
+    sticker, voice = await next_reply(2)
+    assert sticker.text.startswith(CANNOT_READ["sticker"]) and "gửi góp ý dở" in sticker.text
+    assert voice.text.startswith(CANNOT_READ["voice"]) and "/huy" in voice.text
+    await bot.press(CHAT, data(menu, "7. Thành phố âm nhạc"), message=menu_message)
+    (preview,) = await next_reply()
+    assert "Chủ đề: Mô hình 7: Thành phố âm nhạc" in preview.text and FEEDBACK in preview.text
+    await bot.press(CHAT, data(preview, "Gửi"))
+    (thanks,) = await next_reply()
+    assert thanks.text.startswith("Cảm ơn bạn!")
+    await bot.say(CHAT, "chữ " * 1024)                              # as long as Telegram allows
+    (too_long,) = await next_reply()
+    assert too_long.text.startswith("Câu hỏi của bạn dài 4.095 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
+    async with bot.pipeline.deps.db.sessions() as session:
+        (row,) = await export_rows(session, "feedback", "secret")
+    assert row["topic"].startswith("mohinh:") and row["text"] == (
+        "Đề nghị sửa đèn đường ngõ 12 Lê Chân, tối quá. Gọi tôi [số điện thoại] hoặc [email].")

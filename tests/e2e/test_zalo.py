@@ -456,3 +456,27 @@ async def test_a_long_message_is_told_its_real_length_and_one_limit(bot):
     (reply,) = bot.api.texts_to("m-long")
     assert reply.startswith("Câu hỏi của bạn dài 4.999 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
     assert "2000" not in reply and "2.000" not in reply
+
+
+async def test_a_resident_gives_feedback_by_numbers_and_it_is_exported_masked(bot):
+    from bot.storage.export import export_rows
+
+    async def say(text: str | None = None, event: str = "user_send_text") -> str:
+        before = len(bot.api.texts_to("fb"))
+        await bot.post(media_event("fb", event, text) if event != "user_send_text" else text_event("fb", text))
+        await bot.settle()
+        (reply,) = bot.api.texts_to("fb")[before:]
+        return reply
+
+    assert "viết góp ý" in await say("/gopy")
+    menu = await say("Đề nghị làm thêm sân chơi cho trẻ em, liên hệ 0987.654.321 nhé")
+    assert "\n14. Chủ đề khác\n" in menu and "\n8. Mô hình 8: Cơ sở kinh doanh dịch vụ thân thiện với môi trường" in menu
+    assert "bấm" not in menu and "nút" not in menu
+    preview = await say("14")
+    assert "Chủ đề: Khác" in preview and "1. ✅ Gửi" in preview
+    assert (await say(event="user_send_sticker")).startswith("Mình chưa hiểu được nhãn dán")
+    assert (await say("gửi đi")).startswith("Cảm ơn bạn! Góp ý của bạn về «Khác»")   # typed, not a number
+    assert (await say("x " * 2500)).startswith("Câu hỏi của bạn dài 4.999 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
+    async with bot.pipeline.deps.db.sessions() as session:
+        (row,) = await export_rows(session, "feedback", "secret")
+    assert row["text"] == "Đề nghị làm thêm sân chơi cho trẻ em, liên hệ [số điện thoại] nhé"

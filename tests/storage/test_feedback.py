@@ -111,16 +111,26 @@ async def test_cancel_at_every_step_stores_nothing(chat, db, step, how):
     assert await count(db, Feedback) == 0
 
 
-async def test_edit_rewrites_the_text_and_keeps_the_topic(chat, db):
+async def test_edit_rewrites_the_text_and_keeps_a_chosen_topic(chat, db):
     user = chat("u1")
     (preview,) = await user.say(f"/gopy {TEXT}")
+    (menu,) = await user.press(button([preview], "Đổi chủ đề").data)
+    (preview,) = await user.press(button([menu], "7. Thành phố âm nhạc").data)
     (ask,) = await user.press(button([preview], "Sửa nội dung").data)
     assert "viết lại" in ask.text
     (preview,) = await user.say("Nội dung đã sửa lại cho rõ hơn.")
-    assert "Mô hình 6" in preview.text
+    assert "Chủ đề: Mô hình 7: Thành phố âm nhạc\n" in preview.text      # chosen, so kept
     await user.press(button([preview], "Gửi").data)
     async with db.sessions() as s:
         assert (await s.scalars(select(Feedback.text))).all() == ["Nội dung đã sửa lại cho rõ hơn."]
+
+
+async def test_edit_guesses_the_topic_again_from_the_new_text(chat, db):
+    user = chat("u1")
+    (preview,) = await user.say(f"/gopy {TEXT}")                # guessed: model 6
+    await user.press(button([preview], "Sửa nội dung").data)
+    (preview,) = await user.say("Trường học xã hội chủ nghĩa cần thêm sân chơi.")
+    assert "Chủ đề: Mô hình 10: Trường học xã hội chủ nghĩa (mình đoán" in preview.text
 
 
 @pytest.mark.parametrize("text, expected", [
