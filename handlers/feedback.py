@@ -189,6 +189,9 @@ async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /gopy is open: the feedback, a topic's name, or a word for a choice."""
     state = await deps.dialogs.state(msg.platform, msg.user_id)
     step, typed = state.get("step"), _typed(msg.text)
+    if typed in CANCEL_WORDS:          # "thôi", "hủy": at any step
+        await deps.dialogs.close(msg.platform, msg.user_id)
+        return [Reply(CANCELLED)]
     if step == "text":
         return await _take_text(msg, deps, state, msg.text)
     if step == "topic":
@@ -202,9 +205,6 @@ async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
         for words, action in ((SEND_WORDS, "send"), (EDIT_WORDS, "edit"), (TOPIC_WORDS, "topic")):
             if typed in words:
                 return await _confirm_action(msg, deps, state, action)
-        if typed in CANCEL_WORDS:
-            await deps.dialogs.close(msg.platform, msg.user_id)
-            return [Reply(CANCELLED)]
         if len(typed.split()) < 2:     # "?", "hả": not more feedback, not a choice
             return [_confirm(state, CONFIRM_HINT)]
         return await _add_text(msg, deps, state)
