@@ -119,8 +119,9 @@ def to_incoming(update: Update) -> Incoming | None:
 
     Handled: private/group messages with text or a caption, and button
     presses. A sticker, photo, voice note, ... carries its kind in
-    ``Incoming.media`` (a photo's caption is its text). Ignored: edited messages (answering the edit again would
-    be a second answer to one question), channel posts, service messages
+    ``Incoming.media`` (a photo's caption is its text). Ignored: edited
+    messages (answering the edit again would be a second answer to one
+    question), channel posts, service messages
     (members joined, pinned, ...), other bots, game buttons.
     """
     message_id = str(update.update_id)
