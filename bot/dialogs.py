@@ -23,6 +23,14 @@ class DialogStore(Protocol):
         """Close dialog ``name`` and return its state; None if it is not open (exactly once)."""
         ...
 
+    async def expired(self, platform: str, user_id: str) -> str | None:
+        """The name of a dialog the user left unfinished until it expired, once (then it is gone).
+
+        Asked after `peek` found no open dialog, so that the user hears why the
+        dialog they come back to is no longer there.
+        """
+        ...
+
 
 class MemoryDialogStore:
     """For the terminal chat and tests; deployments keep dialogs in the database."""
@@ -52,3 +60,6 @@ class MemoryDialogStore:
             return None
         del self._open[(platform, user_id)]
         return dict(entry[1])
+
+    async def expired(self, platform: str, user_id: str) -> str | None:
+        return None          # dialogs in memory do not expire

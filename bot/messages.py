@@ -13,10 +13,36 @@ from datetime import datetime, timezone
 from vntext.normalize import clean_input
 
 
+# A bound against abuse only (the HTTP body limit is 1 MB); Telegram sends at most
+# 4,096 characters, handlers accept far less and say so (handlers/forms.too_long).
+MAX_INCOMING_CHARS = 100_000
+
+
 @dataclass(frozen=True)
 class Button:
-    label: str
+    label: str         # on the button: short enough to read on a phone (see `short_label`)
     data: str          # callback data, at most 64 bytes (Telegram's limit)
+    # The choice as a numbered list shows it (Zalo, the terminal: no width
+    # limit): the whole text, without a number of its own; "" = ``label``.
+    full_label: str = ""
+
+    @classmethod
+    def shortened(cls, text: str, data: str, limit: int, listed: str = "") -> "Button":
+        """A button labelled ``text`` cut to ``limit`` characters at a word boundary;
+        numbered lists show ``listed`` (default: ``text`` when it was cut)."""
+        label = short_label(text, limit)
+        return cls(label, data, listed or (text if label != text else ""))
+
+
+def short_label(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut at a word boundary and marked "…" when cut."""
+    if len(text) <= limit:
+        return text
+    room = text[: limit]                        # keeps a character for the "…"
+    cut = room.rfind(" ")
+    if cut < limit // 2:                        # one very long word: cut inside it
+        cut = limit - 1
+    return text[:cut].rstrip(" ,;:.–-") + "…"
 
 
 QUIZ_ANSWER_PREFIX = "qa"
@@ -80,13 +106,20 @@ class Incoming:
     # The text with its line breaks kept (cleaned the same way otherwise), for
     # long-form input such as an official's announcement; "" when not given.
     text_lines: str = ""
+    # Non-text content: "voice", "photo", "sticker", "location", "file", "video", "unsupported"; "" for text.
+    media: str = ""
 
     @classmethod
     def from_platform(cls, platform: str, chat_id: object, user_id: object, text: str | None = None,
                       **extra) -> "Incoming":
-        """The one place incoming text is normalised, whatever the platform."""
-        extra.setdefault("text_lines", clean_lines(text or ""))
-        return cls(platform, str(chat_id), str(user_id), clean_input(text or ""), **extra)
+        """The one place incoming text is normalised, whatever the platform.
+
+        The text keeps its full length (up to `MAX_INCOMING_CHARS`, far above
+        any platform's own limit): each handler checks the length it accepts
+        and can then tell the resident how long their message really was.
+        """
+        extra.setdefault("text_lines", clean_lines(text or "", MAX_INCOMING_CHARS))
+        return cls(platform, str(chat_id), str(user_id), clean_input(text or "", MAX_INCOMING_CHARS), **extra)
 
     @property
     def command(self) -> str | None:

@@ -1,8 +1,15 @@
 """Start the bot: the messengers whose credentials are set, else the terminal chat.
 
-One aiohttp server carries everything HTTP: GET /healthz, the Zalo webhook
-and, in webhook mode, the Telegram webhook. Start-up and shutdown of shared
-resources (search worker, database engine, HTTP sessions) happen here, once.
+One aiohttp server carries everything HTTP: GET /healthz and /readyz, the
+Zalo webhook and, in webhook mode, the Telegram webhook. Start-up and
+shutdown of shared resources (search worker, database engine, HTTP
+sessions) happen here, once.
+
+Warm start: the server listens first (/healthz says "starting", webhooks
+answer 503 and are retried), then the model and index are loaded and one
+question answered, and only then do the messengers start taking updates
+(polling, setWebhook) and the broadcast worker run (`HeldBack`), so the
+first resident's answer is as fast as any other (bench/warm_start.py).
 """
 
 from __future__ import annotations
@@ -11,15 +18,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.app import build_deps, close_deps
+from bot import health
+from bot.app import build_deps, close_deps, warm_up
 from bot.broadcast.service import start_broadcast_worker
 from bot.pipeline import Pipeline
 from bot.platforms.console import run_console
 from bot.platforms.telegram import start_telegram
 from bot.platforms.zalo import start_zalo
+from bot.readiness import Readiness, add_dependency_checks
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,61 +50,86 @@ def serving_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"embedding_threads": SERVING_ENCODER_THREADS})
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-def build_http_app() -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_get("/healthz", healthz)
+def build_http_app(readiness: Readiness | None = None) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[health.until_ready])
+    health.add_routes(app, readiness)        # GET /healthz, /readyz
     return app
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
+    started = time.monotonic()
     settings = serving_settings(settings)
-    deps = build_deps(settings)
+    readiness = readiness or Readiness()
+    deps = build_deps(settings)         # knowledge, index (built when missing or stale), database migrated
     pipeline = Pipeline(deps)
     try:
         if not (settings.telegram.enabled or settings.zalo.enabled):
+            await warm_up(deps, pipeline)
+            readiness.mark_ready()
             await run_console(pipeline)
             return
-        app = build_http_app()
+        add_dependency_checks(readiness, deps)
+        app = build_http_app(readiness)
         # Each messenger adds its webhook route and a start/stop lifecycle to the app.
         if settings.telegram.enabled:
-            start_telegram(app, pipeline, settings)
+            readiness.add("telegram", health.telegram_check(start_telegram(app, pipeline, settings)))
         if settings.zalo.enabled:
-            start_zalo(app, pipeline, settings)
+            readiness.add("zalo", health.zalo_check(start_zalo(app, pipeline, settings)))
         # Officials' announcements: started after the messengers, stopped before them.
         start_broadcast_worker(app, settings)
-        await run_http(app, settings)
+        # ... all of which wait for the warm-up.
+        held = health.HeldBack(app)
+
+        async def when_listening() -> None:
+            warm = time.monotonic()
+            await warm_up(deps, pipeline)
+            log.info("model and index warm in %.1f s", time.monotonic() - warm)
+            await held.start(app)
+            readiness.mark_ready()
+            log.info("ready: taking updates %.1f s after start", time.monotonic() - started)
+
+        await run_http(app, settings, when_listening)
     finally:
         await close_deps(deps)          # search worker, database engine
 
 
-async def run_http(app: web.Application, settings: Settings) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM (or cancelled); shutdown drains in-flight events and closes sessions."""
+async def run_http(app: web.Application, settings: Settings,
+                   when_listening: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM (or cancelled), running ``when_listening`` once the
+    port is open; shutdown drains in-flight events and closes sessions."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.http.host, settings.http.port).start()
         log.info("HTTP server on %s:%s", settings.http.host, settings.http.port)
-        await until_stopped()
+        await until_stopped(when_listening)
     finally:
         await runner.cleanup()
 
 
-async def until_stopped() -> None:
-    """Wait for SIGINT or SIGTERM, so that shutdown runs the cleanups in order."""
+async def until_stopped(work: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run ``work``, then wait, until SIGINT or SIGTERM, so that shutdown runs the cleanups
+    in order (a stop signal during ``work`` cancels it)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         with contextlib.suppress(NotImplementedError, RuntimeError):   # Windows, non-main thread
             loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await stop.wait()
+        if work is not None:
+            working = asyncio.ensure_future(work())
+            await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not working.done():
+                working.cancel()
+                await asyncio.gather(working, return_exceptions=True)
+            else:
+                working.result()                 # a failed start-up stops the bot with its error
+        await stopping
         log.info("stop signal received, shutting down")
     finally:
+        stopping.cancel()
         for sig in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -110,6 +110,16 @@ class QuizSettings(BaseModel):
         return value
 
 
+class PrivacySettings(BaseModel):
+    """What is kept of the personal data residents type into questions and feedback."""
+
+    # Phone numbers, e-mail addresses and CCCD/CMND numbers typed into feedback
+    # or questions are masked before they are stored (vntext/pii.py). True keeps
+    # the original in the database (e.g. so officials can call back through a
+    # separate, controlled process); exports and officials' views mask it anyway.
+    keep_contact_details: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CIVICBOT_",
@@ -137,6 +147,8 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
     quiz: QuizSettings = QuizSettings()
+
+    privacy: PrivacySettings = PrivacySettings()
 
     # Keyed hash for pseudonymous ids in exports; required in production.
     pseudonym_secret: SecretStr = SecretStr("change-me")

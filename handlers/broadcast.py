@@ -26,10 +26,13 @@ from bot.broadcast.outbox import GROUPS, Segment
 from bot.broadcast.schedule import MAX_AHEAD, PRESETS, parse_when, preset_time
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.router import Router
 from bot.storage import repo, transaction
-from handlers.forms import INVALID_BUTTON, cancel_button, dialog_button, free_text_problem, new_token
+from handlers.forms import INVALID_BUTTON, WAY_OUT, cancel_button, dialog_button, free_text_problem, new_token
 from handlers.officials import REFUSAL
 from vntext.normalize import fold
+
+router = Router()
 
 DIALOG = "thongbao"
 PREFIX = "tb"
@@ -44,18 +47,20 @@ ASK_TEXT = (
     "muốn kèm ảnh, bạn thêm một dòng «Ảnh: https://…».\n"
     "Gõ /huy để hủy bất cứ lúc nào."
 )
-ASK_WARDS = "Gửi cho phường/xã/đặc khu nào? Bạn chọn một hoặc nhiều nơi (hoặc gõ tên), rồi bấm «Tiếp»."
-NEED_A_WARD = "Bạn chọn ít nhất một phường/xã, hoặc bấm «Tất cả phường/xã» giúp mình nhé."
-WARD_NOT_FOUND = "Mình chưa tìm thấy phường/xã «{typed}». Bạn chọn bằng các nút bên dưới giúp mình nhé."
-ASK_GROUPS = "Gửi cho nhóm nào? Bạn có thể chọn nhiều nhóm, rồi bấm «Tiếp»."
-NEED_A_GROUP = "Bạn chọn ít nhất một nhóm rồi bấm «Tiếp» giúp mình nhé."
-ASK_PLATFORM = "Gửi qua nền tảng nào?"
+ASK_WARDS = ("Gửi cho phường/xã/đặc khu nào? Bạn chọn một hoặc nhiều nơi (hoặc gõ tên), rồi chọn «Tiếp». "
+             + WAY_OUT)
+NEED_A_WARD = "Bạn chọn ít nhất một phường/xã, hoặc chọn «Tất cả phường/xã» giúp mình nhé. " + WAY_OUT
+WARD_NOT_FOUND = ("Mình chưa tìm thấy phường/xã «{typed}». Bạn chọn trong danh sách hoặc gõ lại tên giúp mình nhé. "
+                  + WAY_OUT)
+ASK_GROUPS = "Gửi cho nhóm nào? Bạn có thể chọn nhiều nhóm, rồi chọn «Tiếp». " + WAY_OUT
+NEED_A_GROUP = "Bạn chọn ít nhất một nhóm rồi chọn «Tiếp» giúp mình nhé. " + WAY_OUT
+ASK_PLATFORM = "Gửi qua nền tảng nào? " + WAY_OUT
 ASK_WHEN = (
-    "Bạn gõ thời điểm gửi theo giờ Việt Nam, ví dụ «gửi lúc 14:30 25/12» hoặc «8:00 ngày 1/1/2026»."
+    "Bạn gõ thời điểm gửi theo giờ Việt Nam, ví dụ «gửi lúc 14:30 25/12» hoặc «8:00 ngày 1/1/2026». " + WAY_OUT
 )
 BAD_WHEN = (
     "Mình chưa hiểu thời điểm «{typed}». Bạn gõ theo mẫu «gửi lúc 14:30 25/12» (giờ Việt Nam) "
-    "hoặc chọn một nút bên dưới nhé."
+    "hoặc chọn một thời điểm trong danh sách nhé. " + WAY_OUT
 )
 TOO_FAR = "Thời điểm đó xa quá (hơn 60 ngày). Bạn chọn thời điểm gần hơn giúp mình nhé."
 BAD_PHOTO = "Đường link ảnh phải bắt đầu bằng http:// hoặc https:// và không quá 500 ký tự. Bạn gõ lại nội dung giúp mình nhé."
@@ -65,6 +70,7 @@ CREATED = (
     "Mình sẽ báo tiến độ và kết quả tại đây."
 )
 CANCELLED_DIALOG = "Đã hủy soạn thông báo, mình chưa gửi gì cả."
+STRAYED = "Phần soạn thông báo đang làm dở bị gián đoạn nên mình đã đóng lại. Bạn gõ /thongbao để soạn lại nhé."
 CANCELLED_ONE = "⛔ Đã hủy thông báo #{id}. {detail}"
 CANCEL_DETAIL_SCHEDULED = "Thông báo chưa được gửi cho ai."
 CANCEL_DETAIL_RUNNING = "Đã gửi {sent}/{total} trước khi hủy; những người còn lại sẽ không nhận được."
@@ -83,6 +89,7 @@ async def _is_official(msg: Incoming, deps: Deps) -> bool:
 
 # ------------------------------------------------------------------ entry points
 
+@router.command("thongbao", "Gửi thông báo tới người đăng ký (dành cho cán bộ)", hidden=True)
 async def start_broadcast(msg: Incoming, deps: Deps) -> list[Reply]:
     """Soạn và gửi thông báo tới người đăng ký (dành cho cán bộ)."""
     if not await _is_official(msg, deps):
@@ -104,6 +111,7 @@ async def start_broadcast(msg: Incoming, deps: Deps) -> list[Reply]:
                                [cancel_button(PREFIX, token)])]
 
 
+@router.button(CANCEL_PREFIX)
 async def on_cancel_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Button "tbx:<id>": cancel broadcast <id> (officials only; a second press changes nothing)."""
     if not await _is_official(msg, deps):
@@ -114,6 +122,7 @@ async def on_cancel_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return [await _cancel(msg, deps, int(match.group(1)))]
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "tb:<token>:…" of the composing dialog."""
     if not await _is_official(msg, deps):
@@ -171,6 +180,7 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply(INVALID_BUTTON)]
 
 
+@router.dialog(DIALOG, about="soạn thông báo", command="thongbao", cancelled=CANCELLED_DIALOG)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /thongbao is open: the announcement, a ward's name, or the time."""
     if not await _is_official(msg, deps):
@@ -207,7 +217,7 @@ async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
             return [Reply.with_buttons(TOO_FAR, _when_buttons(token), [cancel_button(PREFIX, token)])]
         return await _create(msg, deps, state, moment)
     await deps.dialogs.close(msg.platform, msg.user_id)
-    return [Reply(INVALID_BUTTON)]
+    return [Reply(STRAYED)]
 
 
 # ------------------------------------------------------------------ steps

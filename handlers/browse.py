@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from bot.deps import Deps
-from bot.messages import Button, Incoming, Reply
+from bot.messages import Button, Incoming, Reply, short_label
+from bot.router import Router
 from handlers.quoting import quote
 from knowledge.catalog import FocusModel
 from knowledge.documents import Section
+from knowledge.quiz import strip_number
+
+router = Router()
 
 MODEL_PREFIX = "m"
 CRITERIA_PREFIX = "t"
+MODEL_LIST = f"{MODEL_PREFIX}:list"          # button data: the list of the 11 models
+CRITERIA_ROOT = f"{CRITERIA_PREFIX}:root"    # button data: the top of the criteria
 RELATED_QUOTE_CHARS = 280
+MODEL_LABEL_CHARS = 32
+SECTION_LABEL_CHARS = 40
 
 
+@router.command("mohinh", "Xem 11 mô hình trọng tâm",
+                help="Xem 11 mô hình trọng tâm (gõ /mohinh 6 để xem ngay mô hình số 6)")
 async def list_models(msg: Incoming, deps: Deps) -> list[Reply]:
     """Xem 11 mô hình trọng tâm của Nghị quyết 05."""
     models = deps.knowledge.catalog.models
@@ -28,9 +38,10 @@ async def list_models(msg: Incoming, deps: Deps) -> list[Reply]:
 
 
 def model_button(model: FocusModel) -> Button:
-    return Button(_short(model.title, 32), f"{MODEL_PREFIX}:{model.number}")
+    return Button.shortened(model.title, f"{MODEL_PREFIX}:{model.number}", MODEL_LABEL_CHARS)
 
 
+@router.button(MODEL_PREFIX)
 async def on_model_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Button "m:<number>" or "m:list"."""
     payload = (msg.callback_data or "").partition(":")[2]
@@ -65,15 +76,17 @@ def _model_card(model: FocusModel, deps: Deps) -> Reply:
     if model.related:
         related = [f"📄 {p.section}\n«{_clip(p.text)}»" for p in model.related[:2]]
         parts.append("Tiêu chí liên quan (Bộ tiêu chí):\n" + "\n".join(related))
-    nav = [Button("⬅️ 11 mô hình", f"{MODEL_PREFIX}:list")]
+    nav = [Button("⬅️ 11 mô hình", MODEL_LIST)]
     return Reply.with_buttons("\n\n".join(parts), nav)
 
 
+@router.command("tieuchi", "Xem bộ tiêu chí")
 async def browse_criteria(msg: Incoming, deps: Deps) -> list[Reply]:
     """Xem bộ tiêu chí xây dựng Chủ nghĩa xã hội và con người xã hội chủ nghĩa."""
     return [_criteria_view(deps, None)]
 
 
+@router.button(CRITERIA_PREFIX)
 async def on_criteria_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Button "t:root" or "t:<section id>"."""
     payload = (msg.callback_data or "").partition(":")[2]
@@ -89,13 +102,16 @@ def _criteria_view(deps: Deps, section_id: str | None) -> Reply:
     if section is None:
         return Reply.with_buttons(
             "Mục này không còn trong bộ tiêu chí. Bạn xem lại từ đầu nhé.",
-            [Button("Bộ tiêu chí", f"{CRITERIA_PREFIX}:root")],
+            [Button("Bộ tiêu chí", CRITERIA_ROOT)],
         )
     trail = " › ".join(s.label for s in section.lineage() if s is not doc.root)
     body = [f"📚 {doc.short_title}" + (f" › {trail}" if trail else ""), doc.title if section is doc.root else section.heading]
     body += [f"• {block}" for block in section.blocks]
+    # The document numbers its sections in order ("1.", "2.", …): a numbered
+    # list shows the heading without that number, so it is not said twice.
     buttons = [
-        Button(_short(child.label, 40), f"{CRITERIA_PREFIX}:{doc.section_id(child)}")
+        Button.shortened(child.heading, f"{CRITERIA_PREFIX}:{doc.section_id(child)}", SECTION_LABEL_CHARS,
+                         listed=strip_number(child.heading))
         for child in section.children
     ]
     if section.children:
@@ -113,10 +129,6 @@ def _back_button(doc, section: Section) -> Button | None:
     return Button("⬅️ Quay lại", f"{CRITERIA_PREFIX}:{target}")
 
 
-def _short(text: str, limit: int = 30) -> str:
-    return text if len(text) <= limit else text[: text.rfind(" ", 0, limit)] + "…"
-
-
 def _clip(text: str) -> str:
     """Cut a long quote at a word boundary, marked with "…" so it reads as cut."""
-    return text if len(text) <= RELATED_QUOTE_CHARS else _short(text, RELATED_QUOTE_CHARS)
+    return short_label(text, RELATED_QUOTE_CHARS)

@@ -1,13 +1,18 @@
-"""/gopy: a resident's feedback, in three steps.
+"""/gopy: a resident's feedback. What they type is the feedback, and is kept.
 
-1. pick a topic (one of the 11 models, a criteria group, or "Khác");
-2. write the message;
-3. confirm: Gửi / Sửa / Hủy.
+1. the message: typed after /gopy ("/gopy Đề nghị …") or in the next message;
+2. the topic (one of the 11 models, a criteria group, or "Khác"): suggested
+   from the text when it names one, else asked;
+3. confirm: Gửi / Đổi chủ đề / Sửa nội dung / Hủy.
 
-The feedback is stored with its topic, the resident's ward (when they gave
-one in /dangky), the platform and the time. /huy or the "Hủy" button ends
-the dialog at any step; nothing is stored until "Gửi", and a second "Gửi"
-(double tap, replay) stores nothing more.
+Nothing the resident types in the dialog is thrown away: text typed while
+the topic is asked (and is not a topic) or at the confirmation is added to
+the feedback, and the preview shows the result. The feedback is stored with
+its topic, the resident's ward (when they gave one in /dangky), the platform
+and the time; phone numbers, e-mail addresses and ID numbers in it are
+masked unless CIVICBOT_PRIVACY__KEEP_CONTACT_DETAILS allows keeping them
+(vntext/pii.py). /huy or "Hủy" ends the dialog at any step; nothing is
+stored until "Gửi", and a second "Gửi" (double tap, replay) stores nothing more.
 """
 
 from __future__ import annotations
@@ -16,24 +21,42 @@ from dataclasses import dataclass
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.router import Router
 from bot.storage import repo, transaction
-from handlers.forms import INVALID_BUTTON, button_parts, cancel_button, free_text_problem, new_token, valid_token
+from handlers.forms import (
+    INVALID_BUTTON, WAY_OUT, button_parts, cancel_button, count, free_text_problem, new_token, valid_token,
+)
+from handlers.privacy import stored_text
 from vntext.normalize import fold
+from vntext.pii import find_personal_data
+
+router = Router()
 
 DIALOG = "gopy"
 PREFIX = "fb"
 MAX_FEEDBACK_CHARS = 1500
 OTHER = "khac"
+TOPIC_LABEL_CHARS = 30
+# Free text of at least this many words, typed while the topic is asked, is
+# more feedback rather than a topic's name.
+MORE_TEXT_WORDS = 5
 
-ASK_TOPIC = "Cảm ơn bạn muốn góp ý! Bạn muốn góp ý về chủ đề nào?"
-CHOOSE_WITH_BUTTONS = "Bạn chọn một chủ đề bằng các nút bên dưới giúp mình nhé (gõ /huy để hủy)."
 ASK_TEXT = (
-    "Mời bạn viết góp ý về «{label}» trong một tin nhắn (tối đa {limit} ký tự). "
-    "Gõ /huy nếu bạn đổi ý."
+    "Cảm ơn bạn muốn góp ý! Mời bạn viết góp ý về Nghị quyết 05 hoặc các mô hình trong một tin nhắn "
+    "(tối đa {limit} ký tự); sau đó mình hỏi chủ đề. " + WAY_OUT
 )
-ASK_REWRITE = "Mời bạn viết lại góp ý về «{label}» trong một tin nhắn."
-PREVIEW = "Bạn xem lại góp ý trước khi gửi nhé:\n\nChủ đề: {label}\nNội dung: «{text}»"
-USE_BUTTONS_TO_CONFIRM = "Bạn bấm «Gửi» để gửi góp ý, «Sửa» để viết lại, hoặc «Hủy» nếu không gửi nữa nhé."
+ASK_REWRITE = "Mời bạn viết lại nội dung góp ý trong một tin nhắn (tối đa {limit} ký tự). " + WAY_OUT
+ASK_TOPIC = "Góp ý của bạn thuộc chủ đề nào? Bạn chọn một chủ đề trong danh sách (nội dung vẫn được giữ nguyên)."
+TOPIC_NOT_FOUND = (
+    "Mình chưa nhận ra chủ đề «{typed}». Bạn chọn một chủ đề trong danh sách, hoặc «Chủ đề khác» "
+    "(nội dung góp ý vẫn được giữ nguyên)."
+)
+ADDED = "Mình đã thêm tin vừa rồi vào nội dung góp ý."
+PREVIEW = "Bạn xem lại góp ý trước khi gửi nhé:\n\nChủ đề: {label}{guess}\nNội dung: «{text}»"
+GUESSED = " (mình đoán theo nội dung, bạn có thể đổi)"
+MASK_NOTE = ("\n\nSố điện thoại, email hay số CCCD/CMND trong góp ý sẽ được che đi khi lưu, "
+             "cán bộ không xem được.")
+CONFIRM_HINT = "Bạn chọn «Gửi» để gửi, hoặc đổi chủ đề, sửa nội dung, hủy."
 THANKS = (
     "Cảm ơn bạn! Góp ý của bạn về «{label}» đã được ghi nhận và sẽ được chuyển tới "
     "cán bộ phụ trách."
@@ -43,6 +66,13 @@ ALREADY_SENT = (
     "Góp ý này đã được gửi hoặc đã kết thúc trước đó, nên mình không ghi nhận thêm. "
     "Bạn gõ /gopy để gửi góp ý mới nhé."
 )
+STRAYED = "Phần góp ý đang làm dở bị gián đoạn nên mình đã đóng lại. Bạn gõ /gopy để góp ý lại nhé."
+
+# What a resident may type at the confirmation instead of choosing (folded).
+SEND_WORDS = {"gui", "gui di", "gui luon", "ok", "oke", "okay", "dong y", "co", "xong", "duoc", "dung roi"}
+EDIT_WORDS = {"sua", "sua noi dung", "viet lai"}
+TOPIC_WORDS = {"doi chu de", "chu de", "doi"}
+CANCEL_WORDS = {"huy", "thoi", "khong", "khong gui"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +85,7 @@ class Topic:
 
 def topics(deps: Deps) -> list[Topic]:
     found = [
-        Topic(f"m{m.number}", f"mohinh:{m.id}", f"Mô hình {m.number}: {m.title}", _short(f"{m.number}. {m.title}"))
+        Topic(f"m{m.number}", f"mohinh:{m.id}", f"Mô hình {m.number}: {m.title}", f"{m.number}. {m.title}")
         for m in deps.knowledge.catalog.models
     ]
     doc = deps.knowledge.corpus.document(deps.knowledge.catalog.criteria_document)
@@ -63,48 +93,58 @@ def topics(deps: Deps) -> list[Topic]:
         for section in doc.root.children:
             if "tieu chi" in fold(section.heading) and section.key.isalnum():
                 heading = section.heading.split(". ", 1)[-1] if section.number else section.heading
-                found.append(Topic(f"c{section.key}", f"tieuchi:{section.key}", heading, _short(heading, 40)))
+                found.append(Topic(f"c{section.key}", f"tieuchi:{section.key}", heading, heading))
     found.append(Topic("k", OTHER, "Khác", "Chủ đề khác"))
     return found
 
 
-def _short(text: str, limit: int = 30) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > 0 else limit] + "…"
+def _topic_button(token: str, topic: Topic) -> Button:
+    # A numbered list shows the topic's full name, without the model's own number.
+    listed = topic.label if topic.code != OTHER else topic.short
+    return Button.shortened(topic.short, f"{PREFIX}:{token}:t:{topic.key}",
+                            TOPIC_LABEL_CHARS if topic.key.startswith("m") else 40, listed=listed)
 
 
 def _topic_menu(deps: Deps, token: str, text: str = ASK_TOPIC) -> Reply:
     choices = topics(deps)
-    models = [Button(t.short, f"{PREFIX}:{token}:t:{t.key}") for t in choices if t.key.startswith("m")]
-    rest = [Button(t.short, f"{PREFIX}:{token}:t:{t.key}") for t in choices if not t.key.startswith("m")]
+    models = [_topic_button(token, t) for t in choices if t.key.startswith("m")]
+    rest = [_topic_button(token, t) for t in choices if not t.key.startswith("m")]
     rows = [models[i: i + 2] for i in range(0, len(models), 2)] + [[b] for b in rest]
     return Reply.with_buttons(text, *rows, [cancel_button(PREFIX, token)])
 
 
-def _confirm(token: str, label: str, text: str) -> Reply:
-    return Reply.with_buttons(PREVIEW.format(label=label, text=text), [
+def _confirm(state: dict, intro: str = "") -> Reply:
+    token, text = state["token"], state["text"]
+    body = PREVIEW.format(label=state["label"], guess=GUESSED if state.get("guessed") else "", text=text)
+    if find_personal_data(text):
+        body += MASK_NOTE
+    return Reply.with_buttons((intro + "\n\n" if intro else "") + body, [
         Button("✅ Gửi", f"{PREFIX}:{token}:send"),
-        Button("✏️ Sửa", f"{PREFIX}:{token}:edit"),
+        Button("🏷 Đổi chủ đề", f"{PREFIX}:{token}:topic"),
+    ], [
+        Button("✏️ Sửa nội dung", f"{PREFIX}:{token}:edit"),
         cancel_button(PREFIX, token),
     ])
 
 
-def _ask_text(token: str, label: str, template: str = ASK_TEXT) -> Reply:
-    return Reply.with_buttons(template.format(label=label, limit=MAX_FEEDBACK_CHARS),
-                              [cancel_button(PREFIX, token)])
+def _ask_text(token: str, template: str = ASK_TEXT) -> Reply:
+    return Reply.with_buttons(template.format(limit=count(MAX_FEEDBACK_CHARS)), [cancel_button(PREFIX, token)])
 
 
+@router.command("gopy", "Gửi góp ý về Nghị quyết 05 và các mô hình",
+                help="Gửi góp ý về Nghị quyết 05 và các mô hình (hoặc gõ luôn: /gopy nội dung góp ý)")
 async def start_feedback(msg: Incoming, deps: Deps) -> list[Reply]:
     """Gửi góp ý về Nghị quyết 05 và các mô hình."""
-    token = new_token()
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token, "step": "topic"})
-    return [_topic_menu(deps, token)]
+    state = {"token": new_token(), "step": "text"}
+    await _save(msg, deps, state)
+    if msg.args:                 # "/gopy Đề nghị …": the text is the feedback
+        return await _take_text(msg, deps, state, msg.args)
+    return [_ask_text(state["token"])]
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
-    """Buttons "fb:<token>:t:<topic>", "fb:<token>:send|edit|cancel"."""
+    """Buttons "fb:<token>:t:<topic>", "fb:<token>:send|topic|edit|cancel"."""
     parts = button_parts(msg, PREFIX)
     if not parts or not valid_token(parts[0]) or len(parts) > 3:
         return [Reply(INVALID_BUTTON)]
@@ -124,55 +164,138 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
         if topic is None:
             return [Reply(INVALID_BUTTON)]
         return await _choose(msg, deps, state, topic)
-    if action == "edit" and not arg and step == "confirm":
-        state.update(step="text", text=None)
-        await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-        return [_ask_text(token, state["label"], ASK_REWRITE)]
-    if action == "send" and not arg and step == "confirm":
-        return await _send(msg, deps, token)
+    if step == "confirm" and not arg and action in ("send", "topic", "edit"):
+        return await _confirm_action(msg, deps, state, action)
     return [Reply(INVALID_BUTTON)]
 
 
+async def _confirm_action(msg: Incoming, deps: Deps, state: dict, action: str) -> list[Reply]:
+    if action == "send":
+        return await _send(msg, deps, state["token"])
+    if action == "topic":
+        state["step"] = "topic"
+        await _save(msg, deps, state)
+        return [_topic_menu(deps, state["token"])]
+    state["step"] = "text"            # "edit": the text is written again; a chosen topic stays,
+    if state.get("guessed"):          # a guessed one is guessed again from the new text
+        for key in ("topic", "label", "guessed"):
+            state.pop(key, None)
+    await _save(msg, deps, state)
+    return [_ask_text(state["token"], ASK_REWRITE)]
+
+
+@router.dialog(DIALOG, about="gửi góp ý", command="gopy", cancelled=CANCELLED)
+async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Free text while /gopy is open: the feedback, a topic's name, or a word for a choice."""
+    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    step, typed = state.get("step"), _typed(msg.text)
+    if typed in CANCEL_WORDS:          # "thôi", "hủy": at any step
+        await deps.dialogs.close(msg.platform, msg.user_id)
+        return [Reply(CANCELLED)]
+    if step == "text":
+        return await _take_text(msg, deps, state, msg.text)
+    if step == "topic":
+        if len(typed.split()) >= MORE_TEXT_WORDS:        # a sentence: more feedback, not a topic's name
+            return await _add_text(msg, deps, state)
+        topic = _topic_named(deps, msg.text)
+        if topic is not None:
+            return await _choose(msg, deps, state, topic)
+        return [_topic_menu(deps, state["token"], TOPIC_NOT_FOUND.format(typed=msg.text[:60]))]
+    if step == "confirm":
+        for words, action in ((SEND_WORDS, "send"), (EDIT_WORDS, "edit"), (TOPIC_WORDS, "topic")):
+            if typed in words:
+                return await _confirm_action(msg, deps, state, action)
+        if len(typed.split()) < 2:     # "?", "hả": not more feedback, not a choice
+            return [_confirm(state, CONFIRM_HINT)]
+        return await _add_text(msg, deps, state)
+    await deps.dialogs.close(msg.platform, msg.user_id)
+    return [Reply(STRAYED)]
+
+
+async def _take_text(msg: Incoming, deps: Deps, state: dict, text: str) -> list[Reply]:
+    """The feedback's text: on to the confirmation when a topic is known or guessed, else the topic menu."""
+    problem = free_text_problem(text, what="góp ý", max_chars=MAX_FEEDBACK_CHARS)
+    if problem:
+        return [Reply.with_buttons(problem, [cancel_button(PREFIX, state["token"])])]
+    state["text"] = text
+    if not state.get("topic"):
+        guess = await _suggest(msg, deps, text)
+        if guess is not None:
+            state.update(topic=guess.code, label=guess.label, guessed=True)
+    if state.get("topic"):
+        state["step"] = "confirm"
+        await _save(msg, deps, state)
+        return [_confirm(state, _photo_note(msg))]
+    state["step"] = "topic"
+    await _save(msg, deps, state)
+    return [_topic_menu(deps, state["token"], (_photo_note(msg) + "\n\n" if msg.media else "") + ASK_TOPIC)]
+
+
+async def _add_text(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
+    combined = f"{state['text']}\n{msg.text}"
+    problem = free_text_problem(combined, what="góp ý (gộp cả tin vừa rồi)", max_chars=MAX_FEEDBACK_CHARS)
+    if problem:
+        return [Reply.with_buttons(problem, [cancel_button(PREFIX, state["token"])])]
+    state["text"] = combined
+    await _save(msg, deps, state)
+    if state.get("step") == "confirm":
+        return [_confirm(state, ADDED)]
+    return [_topic_menu(deps, state["token"], ADDED + " " + ASK_TOPIC)]
+
+
+def _photo_note(msg: Incoming) -> str:
+    return "Mình ghi nhận phần chữ; ảnh hay tệp đính kèm thì mình chưa lưu được." if msg.media else ""
+
+
+def _topic_named(deps: Deps, text: str) -> Topic | None:
+    """The topic ``text`` names ("nha o xa hoi", "khác"), if any."""
+    if _typed(text) in {"khac", "chu de khac"}:
+        return topics(deps)[-1]
+    model = deps.knowledge.catalog.find_model(text)
+    return next((t for t in topics(deps) if model and t.code == f"mohinh:{model.id}"), None)
+
+
+def _typed(text: str) -> str:
+    """What a resident typed, for comparing with words: folded, one space, no end punctuation."""
+    return " ".join(fold(text).strip(" .!?").split())
+
+
+async def _suggest(msg: Incoming, deps: Deps, text: str) -> Topic | None:
+    """The topic the feedback is most likely about: a model it names, else the
+    criteria group of the passage it is closest to (when the search is confident)."""
+    named = _topic_named(deps, text)
+    if named is not None:
+        return named
+    result = deps.search_ahead if deps.search_ahead is not None and deps.search_ahead.question == text \
+        else await deps.searcher.search(text, k=1)
+    if not (result.confident and result.hits):
+        return None
+    criteria = deps.knowledge.catalog.criteria_document
+    passage_id = result.hits[0].passage.id
+    if not passage_id.startswith(criteria + "."):
+        return None
+    key = passage_id[len(criteria) + 1:].split(".", 1)[0]
+    return next((t for t in topics(deps) if t.code == f"tieuchi:{key}"), None)
+
+
 async def _choose(msg: Incoming, deps: Deps, state: dict, topic: Topic) -> list[Reply]:
-    state.update(step="text", topic=topic.code, label=topic.label)
+    state.update(step="confirm", topic=topic.code, label=topic.label, guessed=False)
+    await _save(msg, deps, state)
+    return [_confirm(state)]
+
+
+async def _save(msg: Incoming, deps: Deps, state: dict) -> None:
     await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-    return [_ask_text(state["token"], topic.label)]
 
 
 async def _send(msg: Incoming, deps: Deps, token: str) -> list[Reply]:
     # take() closes the dialog exactly once: a second "Gửi" finds nothing to send.
     state = await deps.dialogs.take(msg.platform, msg.user_id, DIALOG)
-    if state is None or state.get("token") != token or not state.get("text"):
+    if state is None or state.get("token") != token or not state.get("text") or not state.get("topic"):
         return [Reply(ALREADY_SENT)]
     now = deps.clock()
     async with transaction(deps) as session:
         resident = await repo.ensure_resident(session, msg.platform, msg.user_id, msg.display_name, now)
         await repo.add_feedback(session, resident, msg.platform, state["topic"], state["label"],
-                                state["text"], now)
+                                stored_text(deps, state["text"]), now)
     return [Reply(THANKS.format(label=state["label"]))]
-
-
-async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
-    """Free text while /gopy is open: a topic typed by name, or the feedback itself."""
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
-    token, step = state.get("token", ""), state.get("step")
-    if step == "topic":
-        typed = fold(msg.text).strip()
-        model = deps.knowledge.catalog.find_model(msg.text) if typed else None
-        choice = next((t for t in topics(deps) if model and t.code == f"mohinh:{model.id}"), None)
-        if choice is None and typed in {"khac", "chu de khac"}:
-            choice = topics(deps)[-1]
-        if choice is None:
-            return [_topic_menu(deps, token, CHOOSE_WITH_BUTTONS)]
-        return await _choose(msg, deps, state, choice)
-    if step == "text":
-        problem = free_text_problem(msg.text, what="góp ý", max_chars=MAX_FEEDBACK_CHARS)
-        if problem:
-            return [Reply.with_buttons(problem, [cancel_button(PREFIX, token)])]
-        state.update(step="confirm", text=msg.text)
-        await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-        return [_confirm(token, state["label"], msg.text)]
-    if step == "confirm":
-        return [Reply(USE_BUTTONS_TO_CONFIRM, _confirm(token, state["label"], state["text"]).buttons)]
-    await deps.dialogs.close(msg.platform, msg.user_id)
-    return [Reply(INVALID_BUTTON)]

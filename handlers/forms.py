@@ -23,10 +23,15 @@ if TYPE_CHECKING:
 TOKEN_BYTES = 4            # 6 url-safe characters
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
+# Wording that fits every platform: a choice is a button on Telegram and a
+# number to type on Zalo and in the terminal, so texts say "chọn «Gửi»",
+# never "bấm nút" or "các nút bên dưới".
 INVALID_BUTTON = (
-    "Nút này không còn hiệu lực hoặc không hợp lệ nên mình chưa làm gì cả. "
+    "Lựa chọn này đã cũ, đã hết hạn hoặc không hợp lệ nên mình chưa làm gì cả. "
     "Bạn gõ /help để xem các lệnh nhé."
 )
+# Every dialog step says how to leave it.
+WAY_OUT = "Gõ /huy nếu bạn muốn dừng."
 CANCEL_LABEL = "❌ Hủy"
 
 
@@ -52,16 +57,26 @@ def cancel_button(prefix: str, token: str) -> Button:
     return Button(CANCEL_LABEL, f"{prefix}:{token}:cancel")
 
 
+def count(n: int) -> str:
+    """1200 → "1.200" (Vietnamese thousands separator)."""
+    return f"{n:,}".replace(",", ".")
+
+
+def too_long(what: str, length: int, limit: int) -> str:
+    """The one way a length limit is stated: the message's real length, and the one limit."""
+    return (f"{what[0].upper() + what[1:]} của bạn dài {count(length)} ký tự, mình chỉ nhận tối đa "
+            f"{count(limit)} ký tự. Bạn rút gọn rồi gửi lại giúp mình nhé.")
+
+
 def free_text_problem(text: str, *, what: str, max_chars: int, min_letters: int = 2) -> str | None:
     """A friendly reply when ``text`` is empty, too long or has no words; else None."""
     if not text.strip():
         return f"Bạn chưa viết {what}. Bạn gõ lại giúp mình nhé (hoặc /huy để hủy)."
     if len(text) > max_chars:
-        return (f"{what[0].upper() + what[1:]} dài quá ({len(text)} ký tự). Bạn vui lòng rút gọn "
-                f"dưới {max_chars} ký tự rồi gửi lại giúp mình nhé.")
+        return too_long(what, len(text), max_chars) + " (Gõ /huy nếu bạn muốn dừng.)"
     if not is_mostly_letters(text) or sum(ch.isalpha() for ch in text) < min_letters:
         return (f"Mình chỉ ghi nhận được {what} bằng chữ (biểu tượng cảm xúc hay hình ảnh thì "
-                "mình chưa đọc được). Bạn gõ lại bằng chữ giúp mình nhé.")
+                "mình chưa đọc được). Bạn gõ lại bằng chữ giúp mình nhé (hoặc /huy để hủy).")
     return None
 
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
 from bot.storage.quiz_repo import CHI_DOAN, MEMBERS, WARD, Board, Standing
 from bot.storage.sql import LOCAL_UTC_OFFSET
+
+router = Router()
 
 PREFIX = "lb"
 PERIODS = {"w": "Tuần này", "a": "Mọi lúc"}
 KINDS = {"m": MEMBERS, "c": CHI_DOAN, "p": WARD}
 KIND_LABELS = {MEMBERS: "Đoàn viên", CHI_DOAN: "Chi đoàn", WARD: "Phường/xã"}
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
-INVALID = "Nút này không hợp lệ. Gõ /bangxephang để xem bảng xếp hạng nhé."
+INVALID = "Lựa chọn này không hợp lệ. Gõ /bangxephang để xem bảng xếp hạng nhé."
 
 
 def _number(value: float) -> str:
@@ -96,11 +99,13 @@ async def _show(msg: Incoming, deps: Deps, period: str, kind_code: str) -> list[
     return [Reply.with_buttons(render(board, period), *_buttons(period, kind_code))]
 
 
+@router.command("bangxephang", "Bảng xếp hạng đố vui")
 async def show_leaderboard(msg: Incoming, deps: Deps) -> list[Reply]:
     """Bảng xếp hạng đố vui theo tuần và mọi lúc."""
     return await _show(msg, deps, "w", "m")
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "lb:<w|a>:<m|c|p>"."""
     parts = (msg.callback_data or "").split(":")

@@ -12,11 +12,15 @@ from __future__ import annotations
 import re
 
 from bot.deps import Deps
-from bot.messages import Button, Incoming, Reply
+from bot.messages import Button, Incoming, Reply, short_label
+from bot.router import Router
 from bot.storage import repo, transaction
 from bot.storage.sql import LOCAL_UTC_OFFSET
 from bot.storage.stats import collect, format_stats
 from handlers.forms import INVALID_BUTTON
+from vntext.pii import mask_personal_data
+
+router = Router()
 
 PREFIX = "adm"
 LIST_LIMIT = 5
@@ -38,9 +42,11 @@ def _menu() -> list[Button]:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rstrip() + "…"
+    """What an official sees of a resident's text: personal data masked, cut at a word boundary."""
+    return short_label(mask_personal_data(text), QUOTE_CHARS)
 
 
+@router.command("thongke", "Thống kê (dành cho cán bộ)", hidden=True)
 async def show_stats(msg: Incoming, deps: Deps) -> list[Reply]:
     """Thống kê câu hỏi, đánh giá và góp ý (dành cho cán bộ)."""
     async with transaction(deps) as session:
@@ -50,6 +56,7 @@ async def show_stats(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply.with_buttons(format_stats(stats, top=LIST_LIMIT), _menu())]
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "adm:fb", "adm:un", "adm:done:<question id>" (officials only)."""
     async with transaction(deps) as session:

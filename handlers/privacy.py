@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
 from bot.storage.sql import LOCAL_UTC_OFFSET
 from handlers.forms import INVALID_BUTTON, button_parts, new_token, valid_token
+from vntext.normalize import fold
+from vntext.pii import mask_personal_data
+
+router = Router()
 
 DIALOG = "xoadulieu"
 PREFIX = "xoa"
@@ -33,7 +38,18 @@ WHAT_WE_STORE = (
     "của bạn xuất hiện trên bảng xếp hạng mà các đoàn viên khác cũng xem được.\n\n"
     "Khi dữ liệu được xuất ra để tổng hợp, mã tài khoản của bạn được thay bằng một mã ẩn danh "
     "và tên hiển thị không được xuất ra.\n"
+    "{contact_details}\n"
     "Bạn có thể xóa toàn bộ dữ liệu của mình bất cứ lúc nào bằng lệnh /xoadulieu."
+)
+# CIVICBOT_PRIVACY__KEEP_CONTACT_DETAILS: false (the default) / true.
+CONTACT_DETAILS_MASKED = (
+    "Số điện thoại, email hay số CCCD/CMND bạn gõ vào câu hỏi hoặc góp ý được che đi trước khi lưu "
+    "(chỉ còn dòng chữ «[số điện thoại]»…), nên không ai xem lại được."
+)
+CONTACT_DETAILS_KEPT = (
+    "Số điện thoại, email hay số CCCD/CMND bạn gõ vào câu hỏi hoặc góp ý được lưu nguyên văn để "
+    "cơ quan phụ trách có thể liên hệ lại khi cần, nhưng luôn được che đi khi dữ liệu được xuất ra "
+    "hay hiển thị cho cán bộ."
 )
 NOTHING_STORED = "Hiện mình chưa lưu dữ liệu nào về bạn."
 NOTHING_TO_DELETE = "Mình không lưu dữ liệu nào về bạn nên không có gì để xóa."
@@ -46,6 +62,9 @@ DELETED = (
     "cần cho các câu hỏi mới. Cảm ơn bạn đã sử dụng!"
 )
 KEPT = "Đã hủy yêu cầu xóa dữ liệu. Dữ liệu của bạn vẫn giữ nguyên."
+CONFIRM_HINT = "Bạn chưa trả lời: chọn «Xóa hết» để xóa dữ liệu, hoặc «Giữ lại» (gõ /huy cũng là giữ lại)."
+YES_WORDS = {"co", "xoa", "xoa het", "dong y", "ok", "co xoa"}
+NO_WORDS = {"khong", "giu", "giu lai", "thoi", "khong xoa"}
 STALE_CONFIRM = (
     "Yêu cầu xóa này đã được thực hiện hoặc đã hết hiệu lực, nên mình không xóa gì thêm. "
     "Nếu muốn xóa dữ liệu, bạn gõ /xoadulieu nhé."
@@ -75,6 +94,19 @@ def _summary_text(s: repo.DataSummary, quiz: tuple[int, int] = (0, 0)) -> str:
     return "\n".join(lines)
 
 
+def what_we_store(deps: Deps) -> str:
+    keep = deps.settings.privacy.keep_contact_details
+    return WHAT_WE_STORE.format(contact_details=CONTACT_DETAILS_KEPT if keep else CONTACT_DETAILS_MASKED)
+
+
+def stored_text(deps: Deps, text: str) -> str:
+    """What is stored of a resident's free text (a question, a piece of feedback):
+    phone numbers, e-mail addresses and ID numbers masked, unless the
+    deployment keeps them (CIVICBOT_PRIVACY__KEEP_CONTACT_DETAILS)."""
+    return text if deps.settings.privacy.keep_contact_details else mask_personal_data(text)
+
+
+@router.command("quyenriengtu", "Mình lưu gì về bạn và để làm gì")
 async def show_privacy(msg: Incoming, deps: Deps) -> list[Reply]:
     """Mình lưu gì về bạn và để làm gì."""
     async with transaction(deps) as session:
@@ -82,11 +114,12 @@ async def show_privacy(msg: Incoming, deps: Deps) -> list[Reply]:
         resident = await repo.find_resident(session, msg.platform, msg.user_id) if summary else None
         quiz = await quiz_repo.member_totals(session, resident.id) if resident else (0, 0)
     if summary is None:
-        return [Reply(WHAT_WE_STORE), Reply(NOTHING_STORED)]
-    return [Reply(WHAT_WE_STORE),
+        return [Reply(what_we_store(deps)), Reply(NOTHING_STORED)]
+    return [Reply(what_we_store(deps)),
             Reply.with_buttons(_summary_text(summary, quiz), [Button("🗑 Xóa dữ liệu của tôi", f"{PREFIX}:ask")])]
 
 
+@router.command("xoadulieu", "Xóa toàn bộ dữ liệu của bạn")
 async def ask_delete(msg: Incoming, deps: Deps) -> list[Reply]:
     """Xóa toàn bộ dữ liệu của bạn."""
     async with transaction(deps) as session:
@@ -95,12 +128,17 @@ async def ask_delete(msg: Incoming, deps: Deps) -> list[Reply]:
         return [Reply(NOTHING_TO_DELETE)]
     token = new_token()
     await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token})
-    return [Reply.with_buttons(CONFIRM, [
+    return [_confirm(token)]
+
+
+def _confirm(token: str, intro: str = "") -> Reply:
+    return Reply.with_buttons((intro + "\n\n" if intro else "") + CONFIRM, [
         Button("🗑 Xóa hết", f"{PREFIX}:{token}:yes"),
         Button("Giữ lại", f"{PREFIX}:{token}:no"),
-    ])]
+    ])
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "xoa:ask" and "xoa:<token>:yes|no"."""
     parts = button_parts(msg, PREFIX)
@@ -112,10 +150,24 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     state = await deps.dialogs.state(msg.platform, msg.user_id)
     if await deps.dialogs.current(msg.platform, msg.user_id) != DIALOG or state.get("token") != token:
         return [Reply(STALE_CONFIRM)]
+    return await _answer(msg, deps, answer == "yes")
+
+
+@router.dialog(DIALOG, about="xóa dữ liệu", command="xoadulieu", cancelled=KEPT)
+async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Free text while the deletion waits for an answer: "có" / "không", else the question again."""
+    typed = " ".join(fold(msg.text).strip(" .!?").split())
+    if typed in YES_WORDS or typed in NO_WORDS:
+        return await _answer(msg, deps, typed in YES_WORDS)
+    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    return [_confirm(state.get("token", ""), CONFIRM_HINT)]
+
+
+async def _answer(msg: Incoming, deps: Deps, delete: bool) -> list[Reply]:
     # take() succeeds once per request: a double tap or a replay finds nothing.
     if await deps.dialogs.take(msg.platform, msg.user_id, DIALOG) is None:
         return [Reply(STALE_CONFIRM)]
-    if answer == "no":
+    if not delete:
         return [Reply(KEPT)]
     async with transaction(deps) as session:
         await repo.delete_resident_data(session, msg.platform, msg.user_id)

@@ -31,9 +31,11 @@ from datetime import datetime, timedelta
 
 from bot.deps import Deps
 from bot.messages import QUIZ_ANSWER_PREFIX, Button, Incoming, QuizPoll, Reply
+from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
 from bot.storage.quiz_models import ANSWERED, DONE, OPEN, SKIPPED, TIMED_OUT, QuizRound
 from handlers.forms import button_parts, new_token, valid_token
+from handlers.leaderboard import PREFIX as LEADERBOARD_PREFIX
 from knowledge.quiz import TOPIC_TITLES, QuizQuestion, shorten
 from knowledge.quiz_schedule import (
     MIXED,
@@ -45,9 +47,11 @@ from knowledge.quiz_schedule import (
 )
 from vntext.normalize import fold
 
+router = Router()
+
 PREFIX = "qz"
 ANSWER_PREFIX = QUIZ_ANSWER_PREFIX
-LEADERBOARD_DATA = "lb:w:m"        # handlers.leaderboard: this week, members
+LEADERBOARD_DATA = f"{LEADERBOARD_PREFIX}:w:m"        # handlers.leaderboard: this week, members
 
 # Short topic codes for button data.
 TOPIC_CODES = {"cnxh": "tieu_chi_cnxh", "cn": "tieu_chi_con_nguoi", "mh": "mo_hinh", "mix": MIXED}
@@ -62,18 +66,18 @@ MENU = (
     "Bạn chọn chủ đề nhé:"
 )
 OPEN_ROUND_NOTE = (
-    "Bạn đang làm dở một bài ({done}/{size} câu). Bấm «Tiếp tục» để làm tiếp. Nếu bắt đầu bài mới, "
+    "Bạn đang làm dở một bài ({done}/{size} câu). Chọn «Tiếp tục bài đang làm» để làm tiếp. Nếu bắt đầu bài mới, "
     "bài cũ sẽ kết thúc và được tính điểm theo các câu đã trả lời.\n\n"
 )
 STARTED = "🎯 Bắt đầu bài thứ {number} của bạn: {size} câu – {title}.{closed} Chúc bạn làm bài tốt!"
 CLOSED_NOTE = " Bài đang làm dở trước đó đã kết thúc."
-ALREADY_STARTED = "Bài này đã bắt đầu rồi. Bạn trả lời câu hỏi đang mở, hoặc bấm «Tiếp tục» để xem lại câu đó nhé."
-OLD_MENU = "Nút này thuộc một bài đã làm xong. Gõ /quiz để làm bài mới nhé."
+ALREADY_STARTED = "Bài này đã bắt đầu rồi. Bạn trả lời câu hỏi đang mở, hoặc chọn «Tiếp tục» để xem lại câu đó nhé."
+OLD_MENU = "Lựa chọn này thuộc một bài đã làm xong. Gõ /quiz để làm bài mới nhé."
 ALREADY_ANSWERED = "Bạn đã trả lời câu này rồi, mình chỉ tính lần trả lời đầu tiên nhé."
 ROUND_OVER = "Bài đố vui này đã kết thúc nên câu trả lời không được tính nữa. Gõ /quiz để làm bài mới nhé."
 NOT_CURRENT = "Câu hỏi này không còn hiệu lực. Bạn trả lời câu hỏi mới nhất, hoặc gõ /quiz để xem lại nhé."
 NOT_YOURS = "Câu hỏi này thuộc bài đố vui của người khác. Gõ /quiz để làm bài của riêng bạn nhé."
-INVALID = "Nút hoặc câu trả lời này không hợp lệ nên mình chưa ghi nhận gì. Gõ /quiz để làm bài mới nhé."
+INVALID = "Lựa chọn hoặc câu trả lời này không hợp lệ nên mình chưa ghi nhận gì. Gõ /quiz để làm bài mới nhé."
 NOTHING_OPEN = "Bạn không có bài đố vui nào đang làm dở. Gõ /quiz để bắt đầu nhé."
 BANK_CHANGED = "Bộ câu hỏi vừa được cập nhật nên bài này dừng tại đây. Gõ /quiz để làm bài mới nhé."
 
@@ -203,6 +207,7 @@ async def _summary(deps: Deps, session, bank: QuestionBank, rnd: QuizRound, stop
 
 # ---------------------------------------------------------------- commands and buttons
 
+@router.command("quiz", "Đố vui 10 câu về bộ tiêu chí và 11 mô hình")
 async def start_quiz(msg: Incoming, deps: Deps) -> list[Reply]:
     """Đố vui 10 câu về bộ tiêu chí và 11 mô hình."""
     topic = _topic_from_text(msg.args)
@@ -225,6 +230,7 @@ async def _menu(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply.with_buttons(text, *rows)]
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "qz:n:<nonce>:<topic>", "qz:menu", "qz:<token>:skip:<n>|stop|resume"."""
     parts = button_parts(msg, PREFIX)
@@ -248,6 +254,7 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply(INVALID)]
 
 
+@router.button(ANSWER_PREFIX)
 async def on_answer(msg: Incoming, deps: Deps) -> list[Reply]:
     """Answers "qa:<token>.<n>:<option>": a numbered option, or a Telegram PollAnswer."""
     head, _, rest = (msg.callback_data or "").partition(":")
@@ -367,6 +374,15 @@ async def _stop(msg: Incoming, deps: Deps, token: str) -> list[Reply]:
             return [Reply.with_buttons("Đã dừng bài đố vui. Bài chưa có câu trả lời nào nên không được tính điểm.",
                                        [Button("📚 Làm bài mới", f"{PREFIX}:menu")])]
         return await _summary(deps, session, bank, rnd, stopped=True)
+
+
+@router.cancels
+async def stop_open_round(msg: Incoming, deps: Deps) -> list[Reply] | None:
+    """/huy during a round: the round ends as "⏹ Dừng bài" ends it; None when none is open."""
+    async with transaction(deps) as session:
+        resident = await repo.find_resident(session, msg.platform, msg.user_id)
+        current = await quiz_repo.open_round(session, resident.id) if resident else None
+    return await _stop(msg, deps, current.token) if current is not None else None
 
 
 async def _resume(msg: Incoming, deps: Deps, token: str) -> list[Reply]:

@@ -13,8 +13,12 @@ import re
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.router import Router
 from bot.storage import repo, transaction
+from handlers.privacy import stored_text
 from retrieval.searcher import SearchResult
+
+router = Router()
 
 RATE_PREFIX = "rate"
 VALUES = {"up": 1, "down": -1}
@@ -26,7 +30,7 @@ THANKS_DOWN = (
 )
 ALREADY = "Bạn đã đánh giá câu trả lời này rồi, mình giữ nguyên đánh giá đầu tiên. Cảm ơn bạn!"
 NOT_RATABLE = (
-    "Mình không ghi nhận được đánh giá cho câu trả lời này (nút có thể đã cũ, hoặc câu trả lời "
+    "Mình không ghi nhận được đánh giá cho câu trả lời này (lựa chọn có thể đã cũ, hoặc câu trả lời "
     "dành cho người khác). Mọi thứ vẫn giữ nguyên."
 )
 
@@ -42,8 +46,8 @@ async def record_answer(msg: Incoming, deps: Deps, result: SearchResult, confide
         return None
     top = result.hits[0].passage.id if result.hits else None
     return await deps.answer_log.record(repo.AnswerEntry(
-        msg.platform, msg.user_id, msg.display_name, msg.text, top, confident, float(result.confidence),
-        deps.clock()))
+        msg.platform, msg.user_id, msg.display_name, stored_text(deps, msg.text), top, confident,
+        float(result.confidence), deps.clock()))
 
 
 def rating_row(answer_id: int | None) -> list[Button]:
@@ -55,6 +59,7 @@ def rating_row(answer_id: int | None) -> list[Button]:
     ]
 
 
+@router.button(RATE_PREFIX)
 async def on_rate(msg: Incoming, deps: Deps) -> list[Reply]:
     """Button "rate:up|down:<answer id>"."""
     parts = (msg.callback_data or "").split(":")

@@ -1,22 +1,26 @@
 """/dangky: receive announcements for one's ward and groups; /huy to stop.
 
-Steps: choose the ward (paged buttons from CIVICBOT_WARDS, or type its
-name), then the groups (multi-select, then "Xong"); đoàn viên are asked
-their chi đoàn. Choosing "cán bộ" only picks the announcements one gets: it
-grants nothing (official rights live in the officials table).
+Steps: choose the ward (paged choices from CIVICBOT_WARDS, or type its
+name), then the groups (several, then "Xong"; the names can be typed too);
+đoàn viên are asked their chi đoàn. Choosing "cán bộ" only picks the
+announcements one gets: it grants nothing (official rights live in the
+officials table).
 
-/huy cancels whatever dialog is open (feedback, subscription, ...); with no
-dialog open it stops announcements.
+/huy cancels whatever is in progress: the open dialog (each dialog says what
+it cancelled, see `bot.router.Dialog`), else what a handler registered with
+``@router.cancels`` (a quiz round); with nothing in progress it stops announcements.
 """
 
 from __future__ import annotations
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.router import Router
 from bot.storage import repo, transaction
-from handlers import feedback, privacy
-from handlers.forms import INVALID_BUTTON, cancel_button, dialog_button, free_text_problem, new_token
+from handlers.forms import INVALID_BUTTON, WAY_OUT, cancel_button, dialog_button, free_text_problem, new_token
 from vntext.normalize import fold
+
+router = Router()
 
 DIALOG = "dangky"
 PREFIX = "dk"
@@ -24,28 +28,27 @@ WARDS_PER_PAGE = 8
 MAX_CHI_DOAN_CHARS = 100
 GROUPS = {"cu_dan": "Cư dân", "doan_vien": "Đoàn viên", "can_bo": "Cán bộ"}
 
-ASK_WARD = "Bạn muốn nhận tin của phường/xã/đặc khu nào? Bạn chọn bên dưới hoặc gõ tên nhé."
+ASK_WARD = "Bạn muốn nhận tin của phường/xã/đặc khu nào? Bạn chọn trong danh sách hoặc gõ tên nhé. " + WAY_OUT
 ALREADY_SUBSCRIBED = "Bạn đang nhận tin của {ward}. Đăng ký lại sẽ thay thông tin cũ.\n\n"
 WARD_NOT_FOUND = (
     "Mình chưa tìm thấy phường/xã «{typed}» trong danh sách. "
-    "Bạn chọn bằng các nút bên dưới giúp mình nhé."
+    "Bạn chọn trong danh sách hoặc gõ lại tên giúp mình nhé. " + WAY_OUT
 )
 ASK_GROUPS = (
-    "Bạn thuộc nhóm nào? Bạn có thể chọn nhiều nhóm, rồi bấm «Xong».\n"
-    "(Chọn «Cán bộ» chỉ để nhận tin dành cho cán bộ, không cấp quyền gì thêm.)"
+    "Bạn thuộc nhóm nào? Bạn có thể chọn nhiều nhóm, rồi chọn «Xong».\n"
+    "(Chọn «Cán bộ» chỉ để nhận tin dành cho cán bộ, không cấp quyền gì thêm.) " + WAY_OUT
 )
-NEED_A_GROUP = "Bạn chọn ít nhất một nhóm rồi bấm «Xong» giúp mình nhé."
-ASK_CHI_DOAN = "Bạn sinh hoạt ở chi đoàn nào? Bạn gõ tên chi đoàn giúp mình (ví dụ: Chi đoàn khu dân cư số 3)."
+NEED_A_GROUP = "Bạn chọn ít nhất một nhóm rồi chọn «Xong» giúp mình nhé. " + WAY_OUT
+ASK_CHI_DOAN = ("Bạn sinh hoạt ở chi đoàn nào? Bạn gõ tên chi đoàn giúp mình (ví dụ: Chi đoàn khu dân cư số 3). "
+                + WAY_OUT)
 DONE = (
     "Bạn đã đăng ký nhận tin của {ward} cho nhóm: {groups}.{chi_doan}\n"
     "Gõ /huy khi muốn ngừng nhận tin, /quyenriengtu để xem mình lưu gì về bạn."
 )
-CANCELLED = {
-    DIALOG: "Đã hủy đăng ký nhận tin đang làm dở, mình không lưu gì cả.",
-    feedback.DIALOG: feedback.CANCELLED,
-    privacy.DIALOG: privacy.KEPT,
-}
+CANCELLED = "Đã hủy đăng ký nhận tin đang làm dở, mình không lưu gì cả."
 CANCELLED_OTHER = "Đã hủy thao tác đang làm dở."
+STRAYED = "Phần đăng ký nhận tin đang làm dở bị gián đoạn nên mình đã đóng lại. Bạn gõ /dangky để đăng ký lại nhé."
+DONE_WORDS = {"xong", "ok", "tiep", "tiep theo"}
 UNSUBSCRIBED = "Bạn đã ngừng nhận tin. Khi muốn nhận lại, bạn gõ /dangky nhé."
 NOTHING_TO_CANCEL = "Hiện không có thao tác nào đang làm dở và bạn cũng chưa đăng ký nhận tin. Gõ /dangky để đăng ký nhé."
 
@@ -74,6 +77,7 @@ def _group_menu(token: str, chosen: list[str], text: str = ASK_GROUPS) -> Reply:
                                               cancel_button(PREFIX, token)])
 
 
+@router.command("dangky", "Đăng ký nhận tin theo phường/xã")
 async def start_subscription(msg: Incoming, deps: Deps) -> list[Reply]:
     """Đăng ký nhận tin theo phường/xã và nhóm."""
     token = new_token()
@@ -85,6 +89,7 @@ async def start_subscription(msg: Incoming, deps: Deps) -> list[Reply]:
     return [_ward_menu(deps, token, 0, intro + ASK_WARD)]
 
 
+@router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "dk:<token>:pg:<n>", ":w:<ward>", ":g:<group>", ":done", ":cancel"."""
     press = await dialog_button(msg, deps, PREFIX, DIALOG)
@@ -96,7 +101,7 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
 
     if action == "cancel" and not arg:
         await deps.dialogs.close(msg.platform, msg.user_id)
-        return [Reply(CANCELLED[DIALOG])]
+        return [Reply(CANCELLED)]
     if action == "pg" and step == "ward" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
         state["page"] = int(arg)
         await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
@@ -104,21 +109,30 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     if action == "w" and step == "ward" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
         return await _choose_ward(msg, deps, state, wards[int(arg)])
     if action == "g" and step == "groups" and arg in GROUPS:
-        chosen = [g for g in state.get("groups", []) if g in GROUPS]
-        chosen = [g for g in chosen if g != arg] if arg in chosen else chosen + [arg]
-        state["groups"] = chosen
-        await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-        return [_group_menu(token, chosen)]
+        return await _toggle_group(msg, deps, state, arg)
     if action == "done" and not arg and step == "groups":
-        chosen = [g for g in state.get("groups", []) if g in GROUPS]
-        if not chosen:
-            return [_group_menu(token, chosen, NEED_A_GROUP)]
-        if "doan_vien" in chosen:
-            state["step"] = "chidoan"
-            await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-            return [Reply.with_buttons(ASK_CHI_DOAN, [cancel_button(PREFIX, token)])]
-        return await _save(msg, deps, state, None)
+        return await _groups_done(msg, deps, state)
     return [Reply(INVALID_BUTTON)]
+
+
+async def _toggle_group(msg: Incoming, deps: Deps, state: dict, group: str) -> list[Reply]:
+    chosen = [g for g in state.get("groups", []) if g in GROUPS]
+    chosen = [g for g in chosen if g != group] if group in chosen else chosen + [group]
+    state["groups"] = chosen
+    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+    return [_group_menu(state["token"], chosen)]
+
+
+async def _groups_done(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
+    token = state["token"]
+    chosen = [g for g in state.get("groups", []) if g in GROUPS]
+    if not chosen:
+        return [_group_menu(token, chosen, NEED_A_GROUP)]
+    if "doan_vien" in chosen:
+        state["step"] = "chidoan"
+        await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+        return [Reply.with_buttons(ASK_CHI_DOAN, [cancel_button(PREFIX, token)])]
+    return await _save(msg, deps, state, None)
 
 
 async def _choose_ward(msg: Incoming, deps: Deps, state: dict, ward: str) -> list[Reply]:
@@ -143,8 +157,9 @@ async def _save(msg: Incoming, deps: Deps, state: dict, chi_doan: str | None) ->
     return [Reply(DONE.format(ward=state["ward"], groups=names, chi_doan=extra))]
 
 
+@router.dialog(DIALOG, about="đăng ký nhận tin", command="dangky", cancelled=CANCELLED)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
-    """Free text while /dangky is open: a ward typed by name, or the chi đoàn's name."""
+    """Free text while /dangky is open: a ward or a group typed by name, "xong", or the chi đoàn's name."""
     state = await deps.dialogs.state(msg.platform, msg.user_id)
     token, step = state.get("token", ""), state.get("step")
     if step == "ward":
@@ -155,6 +170,12 @@ async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
             return await _choose_ward(msg, deps, state, (matches if len(matches) == 1 else exact)[0])
         return [_ward_menu(deps, token, state.get("page", 0), WARD_NOT_FOUND.format(typed=msg.text[:60]))]
     if step == "groups":
+        typed = " ".join(fold(msg.text).strip(" .!?").split())
+        group = next((code for code, label in GROUPS.items() if fold(label) == typed), None)
+        if group is not None:
+            return await _toggle_group(msg, deps, state, group)
+        if typed in DONE_WORDS:
+            return await _groups_done(msg, deps, state)
         return [_group_menu(token, state.get("groups", []), NEED_A_GROUP)]
     if step == "chidoan":
         problem = free_text_problem(msg.text, what="tên chi đoàn", max_chars=MAX_CHI_DOAN_CHARS)
@@ -162,15 +183,21 @@ async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
             return [Reply.with_buttons(problem, [cancel_button(PREFIX, token)])]
         return await _save(msg, deps, state, msg.text)
     await deps.dialogs.close(msg.platform, msg.user_id)
-    return [Reply(INVALID_BUTTON)]
+    return [Reply(STRAYED)]
 
 
+@router.command("huy", "Hủy thao tác đang làm dở hoặc ngừng nhận tin")
 async def cancel(msg: Incoming, deps: Deps) -> list[Reply]:
     """Hủy thao tác đang làm dở, hoặc ngừng nhận tin."""
     open_dialog = await deps.dialogs.current(msg.platform, msg.user_id)
     if open_dialog:
         await deps.dialogs.close(msg.platform, msg.user_id)
-        return [Reply(CANCELLED.get(open_dialog, CANCELLED_OTHER))]
+        dialog = deps.router.find_dialog(open_dialog)
+        return [Reply(dialog.cancelled if dialog else CANCELLED_OTHER)]
+    for stop in deps.router.cancel_hooks:         # a quiz round, …
+        replies = await stop(msg, deps)
+        if replies is not None:
+            return replies
     async with transaction(deps) as session:
         stopped = await repo.unsubscribe(session, msg.platform, msg.user_id, deps.clock())
     return [Reply(UNSUBSCRIBED if stopped else NOTHING_TO_CANCEL)]

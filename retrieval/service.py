@@ -24,12 +24,16 @@ def open_searcher(
     index_dir: Path,
     rebuild: bool = False,
     progress: ProgressFactory | None = None,
+    index_embedder: Callable[[], Embedder] | None = None,
 ) -> HybridSearcher:
+    """``embedder`` embeds the questions; ``index_embedder`` (default: the same)
+    makes the one that builds a missing or stale index (sentence-transformers)."""
     units = units_for(knowledge.corpus, knowledge.variants)
     reason = "rebuild requested" if rebuild else dense.stale_reason(index_dir, units, embedder.name)
     if reason:
         log.info("building the search index (%s): %d units", reason, len(units))
-        index = dense.build(units, embedder, progress(len(units)) if progress else None)
+        builder = index_embedder() if index_embedder is not None else embedder
+        index = dense.build(units, builder, progress(len(units)) if progress else None)
         dense.save(index, index_dir)
     else:
         index = dense.load(index_dir)

@@ -54,7 +54,7 @@ async def test_help_lists_every_public_command(deps):
 @pytest.mark.parametrize("text, expected", [
     ("", "chưa nhập câu hỏi"),
     ("   \t ", "chưa nhập câu hỏi"),
-    ("x " * 5000, "dài quá"),
+    ("x " * 5000, "dài 9.999 ký tự, mình chỉ nhận tối đa 1.000 ký tự"),   # its real length, one limit
     ("😀🙏🎉", "gõ câu hỏi bằng chữ"),
     ("\x00\x01\x02", "chưa nhập câu hỏi"),
     ("/khonglenhnay", "chưa biết lệnh /khonglenhnay"),
@@ -95,3 +95,17 @@ async def test_flood_control_warns_once_then_stays_silent(deps):
     assert [r[0].text == FLOOD_NOTICE if r else None for r in replies] == [False, False, False, True, None, None]
     clock[0] = 61.0
     assert (await pipeline.process(Incoming.from_platform("telegram", 1, 1, "/mohinh")))[0].text != FLOOD_NOTICE
+
+
+async def test_console_feedback_session_keeps_the_text_and_masks_what_is_stored(deps):
+    from bot.storage.export import export_rows
+
+    transcript = await chat(deps, "/gopy Trường học xã hội chủ nghĩa cần thêm sân chơi, gọi 0912345678",
+                            "2", "10", "1", "x" * 10_000)
+    assert "Chủ đề: Mô hình 10: Trường học xã hội chủ nghĩa (mình đoán theo nội dung" in transcript
+    assert "2. 🏷 Đổi chủ đề" in transcript and "10. Mô hình 10: Trường học xã hội chủ nghĩa" in transcript
+    assert "Cảm ơn bạn! Góp ý của bạn về «Mô hình 10: Trường học xã hội chủ nghĩa»" in transcript
+    assert "Câu hỏi của bạn dài 10.000 ký tự, mình chỉ nhận tối đa 1.000 ký tự." in transcript
+    async with deps.db.sessions() as session:
+        (row,) = await export_rows(session, "feedback", "secret")
+    assert row["text"] == "Trường học xã hội chủ nghĩa cần thêm sân chơi, gọi [số điện thoại]"

@@ -76,7 +76,7 @@ def test_out_of_scope_is_declined_politely(answers):
 
 
 @pytest.mark.parametrize("index, phrase", [
-    (3, "chưa nhập câu hỏi"), (4, "chưa nhập câu hỏi"), (5, "dài quá"), (6, "gõ câu hỏi bằng chữ"),
+    (3, "chưa nhập câu hỏi"), (4, "chưa nhập câu hỏi"), (5, "dài 10.000 ký tự, mình chỉ nhận tối đa 1.000"), (6, "gõ câu hỏi bằng chữ"),
 ])
 def test_bad_input_gets_a_clear_reply(answers, index, phrase):
     row = answers[index]
@@ -97,3 +97,21 @@ def test_english_question_gets_a_vietnamese_decline_with_an_english_note(answers
 def test_question_argument_and_top_k(model_settings, real_searcher):
     (row,) = ask(model_settings, "--top-k", "2", "11 mô hình trọng tâm gồm những gì?")
     assert len(row["sources"]) == 2 and "11 mô hình" in row["sources"][0]["text"]
+
+
+def test_a_question_is_answered_without_importing_torch(model_settings, real_searcher):
+    """`civicbot ask` uses the ONNX export through onnxruntime and tokenizers alone (the cold start)."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from bot.cli import app\n"
+        "out = CliRunner().invoke(app, ['ask', '--json', 'Thành phố âm nhạc là gì?'])\n"
+        "assert out.exit_code == 0, out.output\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    env = {**os.environ, "CIVICBOT_DATA_DIR": str(model_settings.data_dir)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -93,3 +93,41 @@ def test_a_model_that_cannot_be_exported_stays_in_pytorch(tmp_path):
             return object()
 
     assert accelerate(NotAnEncoder(), tmp_path) is False
+
+
+def test_the_torch_free_embedder_gives_sentence_transformers_vectors(model_settings, real_searcher, knowledge):
+    """What `civicbot ask` and the bot serve questions with: the same vectors as the path the
+    index was built with, on every indexed passage and question variant."""
+    from retrieval.onnx_embedder import OnnxEmbedder
+    from retrieval.searcher import units_for
+
+    light = OnnxEmbedder.find(model_settings.model_cache_dir, "multilingual-e5-small")
+    assert light is not None and not light.loaded
+    reference = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir)
+    units = units_for(knowledge.corpus, knowledge.variants)
+    passages = [u.text for u in units if u.kind == "passage"]
+    questions = [u.text for u in units if u.kind == "question"] + TEXTS + ["  khoảng trắng  ", "", "A"]
+    for mine, theirs in ((light.embed_passages(passages), reference.embed_passages(passages)),
+                         (light.embed_queries(questions), reference.embed_queries(questions))):
+        assert mine.shape == theirs.shape and mine.dtype == np.float32
+        assert np.abs(mine - theirs).max() < 1e-6          # float rounding in the pooling, no more
+    assert light.loaded
+    # The saved index holds exactly these vectors.
+    index_vectors = real_searcher._dense.vectors()
+    passage_rows = [i for i, u in enumerate(units) if u.kind == "passage"]
+    assert np.abs(index_vectors[passage_rows] - light.embed_passages(passages)).max() < 1e-6
+
+
+def test_a_changed_model_or_no_manifest_means_no_torch_free_path(model_settings, real_searcher, tmp_path):
+    from retrieval.onnx_embedder import MANIFEST_FILE, ExportManifest, find_export
+
+    folder, manifest = find_export(model_settings.model_cache_dir, "multilingual-e5-small")
+    assert find_export(model_settings.model_cache_dir, "another-model") is None
+    copy = tmp_path / "models" / "onnx" / folder.name
+    copy.mkdir(parents=True)
+    (copy / manifest.float32_file).write_bytes(b"")
+    stale = ExportManifest(**{**manifest.__dict__, "weights": [["model.safetensors", 1, 1]]})
+    stale.write(copy)
+    assert find_export(tmp_path / "models", "multilingual-e5-small") is None      # the weights changed since
+    (copy / MANIFEST_FILE).write_text("{not json")
+    assert find_export(tmp_path / "models", "multilingual-e5-small") is None

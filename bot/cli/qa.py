@@ -26,8 +26,8 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Số đoạn nguồn trả về.")] = 5,
 ) -> None:
     """Answer questions from the indexed text (one line per answer)."""
-    from bot.app import build_searcher
-    from handlers.qa import compose, problem_with
+    from bot.search import build_searcher
+    from handlers.answers import compose, problem_with
     from vntext.normalize import clean_input
 
     setup_logging()
@@ -58,7 +58,7 @@ def ask(
 
 def index() -> None:
     """Rebuild the search index from the knowledge folder (with a progress bar)."""
-    from bot.app import build_searcher
+    from bot.search import build_searcher
 
     setup_logging(verbose=True)
     settings = get_settings()
@@ -72,7 +72,7 @@ def index() -> None:
 
 def chat() -> None:
     """Talk to the bot in the terminal, through the same handlers as the messengers."""
-    from bot.app import build_deps, close_deps
+    from bot.app import build_deps, close_deps, warm_up
     from bot.pipeline import Pipeline
     from bot.platforms.console import run_console
 
@@ -80,8 +80,10 @@ def chat() -> None:
     deps = build_deps(get_settings())      # applies database migrations too
 
     async def session() -> None:
+        pipeline = Pipeline(deps)
         try:
-            await run_console(Pipeline(deps))
+            await warm_up(deps, pipeline)   # the first answer as fast as the next
+            await run_console(pipeline)
         finally:
             await close_deps(deps)
 

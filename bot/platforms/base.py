@@ -64,7 +64,7 @@ def numbered_texts(replies: list[Reply]) -> list[str]:
         lines = []
         for button in flat_buttons(reply):
             number += 1
-            lines.append(f"{number}. {button.label}")
+            lines.append(f"{number}. {button.full_label or button.label}")
         text = reply_text(reply)
         texts.append(f"{text}\n\n" + "\n".join(lines) + "\n(Trả lời bằng số để chọn.)"
                      if lines else text)

@@ -118,10 +118,10 @@ def to_incoming(update: Update) -> Incoming | None:
     """The neutral message for ``update``, or None when there is nothing to answer.
 
     Handled: private/group messages with text or a caption, and button
-    presses. A message with only a sticker, photo, voice note, ... becomes an
-    empty text, which the Q&A handler answers with a friendly "please type
-    your question". Ignored: edited messages (answering the edit again would
-    be a second answer to one question), channel posts, service messages
+    presses. A sticker, photo, voice note, ... carries its kind in
+    ``Incoming.media`` (a photo's caption is its text). Ignored: edited
+    messages (answering the edit again would be a second answer to one
+    question), channel posts, service messages
     (members joined, pinned, ...), other bots, game buttons.
     """
     message_id = str(update.update_id)
@@ -146,9 +146,21 @@ def to_incoming(update: Update) -> Incoming | None:
     if text is None and message.effective_attachment is None:
         return None                     # service message
     return Incoming.from_platform(
-        PLATFORM, message.chat.id, user.id, text or "",
+        PLATFORM, message.chat.id, user.id, text or "", media=_media_kind(message),
         message_id=message_id, display_name=_display_name(user.full_name),
     )
+
+
+# Message attributes → Incoming.media, first match wins (an animation also has a document).
+_MEDIA_KINDS = (("voice", "voice"), ("audio", "voice"), ("video_note", "video"), ("animation", "video"),
+                ("video", "video"), ("photo", "photo"), ("sticker", "sticker"), ("location", "location"),
+                ("venue", "location"), ("document", "file"))
+
+
+def _media_kind(message) -> str:
+    if message.text is not None:
+        return ""
+    return next((kind for attr, kind in _MEDIA_KINDS if getattr(message, attr, None)), "unsupported")
 
 
 def _display_name(name: str | None) -> str | None:

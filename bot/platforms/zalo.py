@@ -54,6 +54,10 @@ DRAIN_SECONDS = 10.0
 MAX_CONCURRENT_EVENTS = 64
 
 EVENT_TEXT = "user_send_text"
+# Other messages a resident sends → Incoming.media; any other "user_send_*" is "unsupported".
+EVENT_MEDIA = {"user_send_image": "photo", "user_send_gif": "photo", "user_send_sticker": "sticker",
+               "user_send_audio": "voice", "user_send_video": "video", "user_send_file": "file",
+               "user_send_location": "location"}
 EVENT_FOLLOW = "follow"
 EVENT_UNFOLLOW = "unfollow"
 
@@ -101,6 +105,7 @@ class _Event:
     user_id: str
     text: str
     message_id: str | None
+    media: str = ""
 
 
 class _Rejected(Exception):
@@ -174,15 +179,17 @@ class ZaloWebhook:
 
     def _work_for(self, event: dict) -> Awaitable[None] | None:
         name = event.get("event_name")
-        if name == EVENT_TEXT:
+        if isinstance(name, str) and name.startswith("user_send_"):
             user_id = _id_of(event.get("sender"))
             message = event.get("message") if isinstance(event.get("message"), dict) else {}
             text = message.get("text")
-            if not user_id or not isinstance(text, str):
+            media = "" if name == EVENT_TEXT else EVENT_MEDIA.get(name, "unsupported")
+            if not user_id or not (isinstance(text, str) or media):
                 log.warning("Zalo %s without sender or text ignored", name)
                 return None
             msg_id = message.get("msg_id")
-            return self._answer(_Event(user_id, text, str(msg_id) if msg_id else None))
+            return self._answer(_Event(user_id, text if isinstance(text, str) else "",
+                                       str(msg_id) if msg_id else None, media))
         if name == EVENT_FOLLOW:
             user_id = _id_of(event.get("follower"))
             if not user_id:
@@ -203,10 +210,10 @@ class ZaloWebhook:
     async def _answer(self, event: _Event) -> None:
         try:
             async with self._turn(event.user_id), self._slots:
-                data = self.channel.resolve_choice(event.user_id, event.text)
+                data = None if event.media else self.channel.resolve_choice(event.user_id, event.text)
                 msg = Incoming.from_platform(
                     PLATFORM, event.user_id, event.user_id, None if data else event.text,
-                    callback_data=data, message_id=event.message_id,
+                    callback_data=data, message_id=event.message_id, media=event.media,
                 )
                 replies = await self.pipeline.process(msg)
                 if not replies:           # duplicate or flood silence: keep the last menu

@@ -6,7 +6,8 @@ scripts), each call is its own short transaction.
 
 A dialog left open longer than ``ttl`` counts as closed: a resident who
 started /gopy and comes back days later with a question gets an answer, not
-a feedback confirmation.
+a feedback confirmation, and is told once that the unfinished dialog was
+dropped (`expired`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bot.storage.models import DialogState, utcnow
 from bot.storage.sql import insert_for
 
 DIALOG_TTL = timedelta(hours=6)
+# Expired dialogs the peeks came across, waiting for `expired` to report them.
+MAX_EXPIRED_SEEN = 10_000
 
 
 class DbDialogStore:
@@ -34,16 +37,20 @@ class DbDialogStore:
         clock: Callable[[], datetime] = utcnow,
         ttl: timedelta = DIALOG_TTL,
         peeks: "GroupCommit[tuple[str, str], str | None] | None" = None,
+        expired_seen: dict[tuple[str, str], str] | None = None,
     ):
         self._sessions = sessions
         self._session = session
         self._clock = clock
         self._ttl = ttl
         self._peeks = peeks or GroupCommit(self._open_dialogs, "dialog-peek")
+        # The peeks' SELECT reads expired rows anyway: remembering them here lets
+        # `expired` report one without another query on the question path.
+        self._expired_seen = expired_seen if expired_seen is not None else {}
 
     def bind(self, session: AsyncSession) -> "DbDialogStore":
         """The same store, working inside ``session``'s transaction."""
-        return DbDialogStore(self._sessions, session, self._clock, self._ttl, self._peeks)
+        return DbDialogStore(self._sessions, session, self._clock, self._ttl, self._peeks, self._expired_seen)
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncSession]:
@@ -88,7 +95,14 @@ class DbDialogStore:
                        DialogState.updated_at)
                 .where(tuple_(DialogState.platform, DialogState.platform_user_id).in_(sorted(set(keys))))
             )).all()
-        names = {(r.platform, r.platform_user_id): r.name for r in rows if self._live(r.updated_at)}
+        names = {}
+        for r in rows:
+            if self._live(r.updated_at):
+                names[(r.platform, r.platform_user_id)] = r.name
+            else:
+                if len(self._expired_seen) >= MAX_EXPIRED_SEEN:
+                    self._expired_seen.clear()
+                self._expired_seen[(r.platform, r.platform_user_id)] = r.name
         return [names.get(key) for key in keys]
 
     async def state(self, platform: str, user_id: str) -> dict[str, Any]:
@@ -133,6 +147,22 @@ class DbDialogStore:
                 )
             )
             return dict(row.state) if result.rowcount == 1 else None
+
+    async def expired(self, platform: str, user_id: str) -> str | None:
+        """The dialog a peek found expired for this user, deleted now so it is reported once.
+
+        In a short transaction of its own, like the peek: the update's own
+        transaction has not started yet, and must not hold a connection while
+        the answer log (a separate writer) records the question.
+        """
+        name = self._expired_seen.pop((platform, user_id), None)
+        if name is None:
+            return None
+        async with self._sessions.begin() as session:
+            result = await session.execute(delete(DialogState).where(
+                self._key(platform, user_id), DialogState.name == name,
+                DialogState.updated_at < self._clock() - self._ttl))
+        return name if result.rowcount == 1 else None
 
     async def prune(self) -> int:
         """Delete dialogs idle longer than the time-to-live."""

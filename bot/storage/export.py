@@ -5,7 +5,9 @@ come from the same person. Each row names its author by a pseudonym:
 HMAC-SHA256 of "platform:user id" keyed with CIVICBOT_PSEUDONYM_SECRET,
 truncated. The same secret gives the same pseudonym across exports; without
 it the pseudonym cannot be turned back into an id. Raw platform ids and
-display names are never written.
+display names are never written, and phone numbers, e-mail addresses and
+ID numbers residents typed into the text are masked (vntext/pii.py), even
+where the database keeps them (CIVICBOT_PRIVACY__KEEP_CONTACT_DETAILS).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import AnswerLog, Feedback, Resident, UnansweredQuestion
+from vntext.pii import mask_personal_data
 
 PSEUDONYM_HEX_CHARS = 16
 KINDS = ("feedback", "unanswered", "ratings")
@@ -56,7 +59,8 @@ async def export_rows(session: AsyncSession, kind: str, secret: str) -> list[dic
             .order_by(Feedback.created_at, Feedback.id))
         return [
             {"id": f.id, "nguoi_gui": who(r), "platform": f.platform, "topic": f.topic,
-             "topic_label": f.topic_label, "ward": f.ward, "text": f.text, "created_at": _iso(f.created_at)}
+             "topic_label": f.topic_label, "ward": f.ward, "text": mask_personal_data(f.text),
+             "created_at": _iso(f.created_at)}
             for f, r in result.all()
         ]
     if kind == "unanswered":
@@ -64,7 +68,7 @@ async def export_rows(session: AsyncSession, kind: str, secret: str) -> list[dic
             select(UnansweredQuestion, Resident).join(Resident, UnansweredQuestion.resident_id == Resident.id)
             .order_by(UnansweredQuestion.created_at, UnansweredQuestion.id))
         return [
-            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "question": q.question,
+            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "question": mask_personal_data(q.question),
              "ward": q.ward, "nearest_passage_id": q.nearest_passage_id,
              "confidence": round(q.confidence, 4), "created_at": _iso(q.created_at),
              "resolved_at": _iso(q.resolved_at)}
@@ -75,7 +79,7 @@ async def export_rows(session: AsyncSession, kind: str, secret: str) -> list[dic
             select(AnswerLog, Resident).join(Resident, AnswerLog.resident_id == Resident.id)
             .where(AnswerLog.rating.is_not(None)).order_by(AnswerLog.rated_at, AnswerLog.id))
         return [
-            {"answer_id": a.id, "nguoi_hoi": who(r), "platform": a.platform, "question": a.question,
+            {"answer_id": a.id, "nguoi_hoi": who(r), "platform": a.platform, "question": mask_personal_data(a.question),
              "top_passage_id": a.top_passage_id, "confidence": round(a.confidence, 4),
              "rating": "up" if (a.rating or 0) > 0 else "down",
              "answered_at": _iso(a.created_at), "rated_at": _iso(a.rated_at)}

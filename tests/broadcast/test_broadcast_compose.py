@@ -112,7 +112,7 @@ async def test_composing_validates_text_wards_and_groups(chat, db):
     user = chat("off1")
     await user.say("/thongbao")
     (reply,) = await user.say("x" * 5000)
-    assert "dài quá" in reply.text
+    assert "dài 5.000 ký tự, mình chỉ nhận tối đa 1.800 ký tự" in reply.text   # its real length, one limit
     (reply,) = await user.say("Họp dân\nẢnh: ftp://bad")
     assert "http" in reply.text
     (menu,) = await user.say(TEXT)

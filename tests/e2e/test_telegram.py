@@ -35,7 +35,8 @@ from bot.platforms.telegram import (
     split_for_telegram,
 )
 from bot.settings import HttpSettings, SettingsError, TelegramSettings
-from handlers.qa import EMPTY, NOT_TEXT
+from handlers.media import CANNOT_READ
+from handlers.qa import NOT_TEXT
 from tests.e2e.telegram_harness import WEBHOOK_SECRET
 from tests.fakes.telegram_api import SECRET_HEADER, Fault
 
@@ -121,7 +122,7 @@ async def test_long_reply_is_split_at_a_word_boundary(telegram_bot):
     async def long_reply(msg: Incoming, deps) -> list[Reply]:
         return [Reply.with_buttons(text, [Button("Xem tiếp", "m:list")])]
 
-    telegram_bot.pipeline.deps.router.command("dai", long_reply, "Thử tin dài", hidden=True)
+    telegram_bot.pipeline.deps.router.command("dai", "Thử tin dài", hidden=True)(long_reply)
     await telegram_bot.say(CHAT, "/dai")
     first, second = await telegram_bot.replies(CHAT, 2)
     await telegram_bot.idle()
@@ -168,11 +169,42 @@ async def test_other_update_kinds_are_ignored_or_get_a_friendly_reply(telegram_b
         await telegram_bot.deliver(update)
     await telegram_bot.idle()
     texts = api.texts(CHAT)
-    assert texts[:2] == [EMPTY, EMPTY]                       # sticker, photo: "please type"
+    assert texts[0].startswith(CANNOT_READ["sticker"]) and texts[1].startswith(CANNOT_READ["photo"])
     assert texts[2].startswith("Theo văn bản:") and len(texts) == 3
     assert api.texts(-100555) == [] and api.texts(group["id"]) == []
     assert len(api.calls_to("answerCallbackQuery")) == 1     # the spinner stops anyway
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+FILE = {"file_id": "f", "file_unique_id": "f-u"}
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"voice": FILE | {"duration": 3}}, CANNOT_READ["voice"]),
+    ({"audio": FILE | {"duration": 30}}, CANNOT_READ["voice"]),
+    ({"video_note": FILE | {"length": 240, "duration": 5}}, CANNOT_READ["video"]),
+    ({"video": FILE | {"width": 640, "height": 360, "duration": 5}}, CANNOT_READ["video"]),
+    ({"animation": FILE | {"width": 320, "height": 240, "duration": 2}, "document": FILE}, CANNOT_READ["video"]),
+    ({"location": {"latitude": 20.86, "longitude": 106.68}}, CANNOT_READ["location"]),
+    ({"venue": {"location": {"latitude": 20.86, "longitude": 106.68}, "title": "UBND", "address": "Lê Chân"},
+      "location": {"latitude": 20.86, "longitude": 106.68}}, CANNOT_READ["location"]),
+    ({"document": FILE | {"file_name": "gop-y.pdf"}}, CANNOT_READ["file"]),
+    ({"contact": {"phone_number": "0912345678", "first_name": "An"}}, "Mình chưa đọc được loại tin nhắn này."),
+    ({"dice": {"emoji": "🎲", "value": 3}}, "Mình chưa đọc được loại tin nhắn này."),
+])
+async def test_every_kind_of_message_gets_one_answer(telegram_polling_bot, fields, expected):
+    await telegram_polling_bot.say(CHAT, None, **fields)
+    (reply,) = await telegram_polling_bot.replies(CHAT, 1)
+    assert reply.text.startswith(expected) and "/help" in reply.text
+    await telegram_polling_bot.idle()
+    assert len(telegram_polling_bot.api.texts(CHAT)) == 1
+
+
+async def test_a_photo_caption_is_the_question(telegram_polling_bot):
+    photo = [{"file_id": "ph", "file_unique_id": "ph-u", "width": 90, "height": 90}]
+    await telegram_polling_bot.say(CHAT, None, photo=photo, caption=QUESTION)
+    (reply,) = await telegram_polling_bot.replies(CHAT, 1)
+    assert reply.text.startswith("Theo văn bản:")
 
 
 async def test_an_update_the_library_cannot_read_does_not_stall_the_bot(telegram_bot, caplog):
@@ -202,7 +234,7 @@ async def test_control_characters_emoji_nfd_and_long_input_reach_the_shared_code
     assert texts[0].startswith("Theo văn bản:")
     assert texts[1].startswith("Theo văn bản:")
     assert texts[2] == NOT_TEXT
-    assert texts[3].startswith("Câu hỏi dài quá")
+    assert texts[3].startswith("Câu hỏi của bạn dài 4.799 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
 
 
 async def test_healthz_on_the_same_server(telegram_bot):
@@ -413,3 +445,53 @@ async def test_fake_api_parses_json_bodies_too(telegram_api):
     assert payload["ok"] and payload["result"]["chat"]["id"] == CHAT
     assert telegram_api.calls_to("sendMessage")[0].buttons[0][0]["callback_data"] == "m:list"
     assert too_long == {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+
+
+# -- a resident's session: feedback kept, minds changed, non-text, long text, masked export ----------
+
+FEEDBACK = "Đề nghị sửa đèn đường ngõ 12 Lê Chân, tối quá. Gọi tôi 0912 345 678 hoặc lan.tran@gmail.com."
+
+
+async def test_a_resident_gives_feedback_changes_their_mind_and_it_is_exported_masked(telegram_polling_bot):
+    from bot.storage.export import export_rows
+
+    bot, api = telegram_polling_bot, telegram_polling_bot.api
+    sent = 0
+
+    async def next_reply(count: int = 1) -> list:
+        nonlocal sent
+        sent += count
+        return (await bot.replies(CHAT, sent))[-count:]
+
+    def data(call, label: str) -> str:
+        return next(d for row in button_rows(call) for text, d in row if label in text)
+
+    await bot.say(CHAT, "/gopy")
+    (ask,) = await next_reply()
+    await bot.say(CHAT, FEEDBACK)                                   # the feedback, straight away
+    (menu,) = await next_reply()
+    await bot.press(CHAT, data(menu, "Chủ đề khác"), message=api.sent(CHAT)[-1])
+    (preview,) = await next_reply()
+    assert FEEDBACK in preview.text and "che đi khi lưu" in preview.text
+    await bot.press(CHAT, data(preview, "Đổi chủ đề"))              # changes their mind
+    (menu,) = await next_reply()
+    menu_message = api.sent(CHAT)[-1]
+    await bot.say(CHAT, None, sticker={"file_id": "s", "file_unique_id": "su", "type": "regular", "width": 512,
+                                       "height": 512, "is_animated": False, "is_video": False})
+    await bot.say(CHAT, None, voice={"file_id": "v", "file_unique_id": "vu", "duration": 2})
+    sticker, voice = await next_reply(2)
+    assert sticker.text.startswith(CANNOT_READ["sticker"]) and "gửi góp ý dở" in sticker.text
+    assert voice.text.startswith(CANNOT_READ["voice"]) and "/huy" in voice.text
+    await bot.press(CHAT, data(menu, "7. Thành phố âm nhạc"), message=menu_message)
+    (preview,) = await next_reply()
+    assert "Chủ đề: Mô hình 7: Thành phố âm nhạc" in preview.text and FEEDBACK in preview.text
+    await bot.press(CHAT, data(preview, "Gửi"))
+    (thanks,) = await next_reply()
+    assert thanks.text.startswith("Cảm ơn bạn!")
+    await bot.say(CHAT, "chữ " * 1024)                              # as long as Telegram allows
+    (too_long,) = await next_reply()
+    assert too_long.text.startswith("Câu hỏi của bạn dài 4.095 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
+    async with bot.pipeline.deps.db.sessions() as session:
+        (row,) = await export_rows(session, "feedback", "secret")
+    assert row["topic"].startswith("mohinh:") and row["text"] == (
+        "Đề nghị sửa đèn đường ngõ 12 Lê Chân, tối quá. Gọi tôi [số điện thoại] hoặc [email].")

@@ -352,7 +352,7 @@ async def test_long_reply_is_split_at_word_boundaries(bot):
     async def long_answer(msg: Incoming, deps) -> list[Reply]:
         return [Reply(long_text)]
 
-    bot.pipeline.deps.router.command("dai", long_answer, "Câu trả lời dài (thử)", hidden=True)
+    bot.pipeline.deps.router.command("dai", "Câu trả lời dài (thử)", hidden=True)(long_answer)
     await bot.post(text_event("u13", "/dai"))
     await bot.settle()
     parts = bot.api.texts_to("u13")
@@ -408,3 +408,75 @@ async def test_second_process_adopts_stored_refresh(bot, settings):
         assert (await other.send_text("u16", "hai")).status is SendStatus.SENT
     assert len(bot.api.refreshes) == 1 and bot.api.refused_refreshes == []
     assert other.refreshes == 0 and other.access_token == "access-1"
+
+
+# -- every message gets an answer ------------------------------------------------
+
+def media_event(user_id: str, event_name: str, text: str | None = None, **message) -> dict:
+    event = text_event(user_id, text or "")
+    event["event_name"] = event_name
+    if text is None:
+        del event["message"]["text"]
+    event["message"].update(message)
+    return event
+
+
+async def test_every_kind_of_message_gets_one_answer_saying_what_the_bot_reads(bot):
+    from handlers.media import CANNOT_READ, UNKNOWN_KIND
+
+    image = {"attachments": [{"type": "image", "payload": {"url": "https://example.org/a.jpg"}}]}
+    kinds = [("user_send_image", "photo"), ("user_send_gif", "photo"), ("user_send_sticker", "sticker"),
+             ("user_send_audio", "voice"), ("user_send_video", "video"), ("user_send_file", "file"),
+             ("user_send_location", "location"), ("user_send_business_card", None)]
+    for n, (event_name, kind) in enumerate(kinds):
+        await bot.post(media_event(f"m{n}", event_name, **image))
+    await bot.settle()
+    for n, (_, kind) in enumerate(kinds):
+        (reply,) = bot.api.texts_to(f"m{n}")
+        assert reply.startswith(CANNOT_READ[kind] if kind else UNKNOWN_KIND)
+        assert "gõ câu hỏi" in reply
+    # A photo with a caption: the caption is the question.
+    await bot.post(media_event("m-cap", "user_send_image", QUESTION, **image))
+    await bot.settle()
+    (answer,) = bot.api.texts_to("m-cap")
+    assert answer.startswith("Theo văn bản:")
+
+
+async def test_a_sticker_after_a_menu_is_not_read_as_a_number(bot):
+    await bot.post(text_event("m-menu", "/mohinh"))
+    await bot.settle()
+    await bot.post(media_event("m-menu", "user_send_sticker"))
+    await bot.settle()
+    assert bot.api.texts_to("m-menu")[1].startswith("Mình chưa hiểu được nhãn dán")
+
+
+async def test_a_long_message_is_told_its_real_length_and_one_limit(bot):
+    await bot.post(text_event("m-long", "chữ " * 1250))
+    await bot.settle()
+    (reply,) = bot.api.texts_to("m-long")
+    assert reply.startswith("Câu hỏi của bạn dài 4.999 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
+    assert "2000" not in reply and "2.000" not in reply
+
+
+async def test_a_resident_gives_feedback_by_numbers_and_it_is_exported_masked(bot):
+    from bot.storage.export import export_rows
+
+    async def say(text: str | None = None, event: str = "user_send_text") -> str:
+        before = len(bot.api.texts_to("fb"))
+        await bot.post(media_event("fb", event, text) if event != "user_send_text" else text_event("fb", text))
+        await bot.settle()
+        (reply,) = bot.api.texts_to("fb")[before:]
+        return reply
+
+    assert "viết góp ý" in await say("/gopy")
+    menu = await say("Đề nghị làm thêm sân chơi cho trẻ em, liên hệ 0987.654.321 nhé")
+    assert "\n14. Chủ đề khác\n" in menu and "\n8. Mô hình 8: Cơ sở kinh doanh dịch vụ thân thiện với môi trường" in menu
+    assert "bấm" not in menu and "nút" not in menu
+    preview = await say("14")
+    assert "Chủ đề: Khác" in preview and "1. ✅ Gửi" in preview
+    assert (await say(event="user_send_sticker")).startswith("Mình chưa hiểu được nhãn dán")
+    assert (await say("gửi đi")).startswith("Cảm ơn bạn! Góp ý của bạn về «Khác»")   # typed, not a number
+    assert (await say("x " * 2500)).startswith("Câu hỏi của bạn dài 4.999 ký tự, mình chỉ nhận tối đa 1.000 ký tự.")
+    async with bot.pipeline.deps.db.sessions() as session:
+        (row,) = await export_rows(session, "feedback", "secret")
+    assert row["text"] == "Đề nghị làm thêm sân chơi cho trẻ em, liên hệ [số điện thoại] nhé"

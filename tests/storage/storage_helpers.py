@@ -68,14 +68,18 @@ class Chat:
     platform: str = "telegram"
     serial: int = 0
 
-    def _incoming(self, text: str | None = None, data: str | None = None) -> Incoming:
+    def _incoming(self, text: str | None = None, data: str | None = None, media: str = "") -> Incoming:
         self.serial += 1
         return Incoming.from_platform(self.platform, f"chat-{self.user_id}", self.user_id, text,
-                                      callback_data=data, display_name=f"Tên {self.user_id}",
+                                      callback_data=data, display_name=f"Tên {self.user_id}", media=media,
                                       message_id=f"{self.user_id}-{self.serial}-{secrets.token_hex(3)}")
 
     async def say(self, text: str) -> list[Reply]:
         return await self.pipeline.process(self._incoming(text))
+
+    async def send(self, media: str, caption: str = "") -> list[Reply]:
+        """A voice note, photo, sticker, … (``caption``: a photo's text)."""
+        return await self.pipeline.process(self._incoming(caption, media=media))
 
     async def press(self, data: str) -> list[Reply]:
         return await self.pipeline.process(self._incoming(data=data))

@@ -72,8 +72,8 @@ async def _residents_talk(chat) -> None:
     tele, zalo = chat(RAW_IDS[0]), chat(RAW_IDS[1], "zalo")
     for user, topic, words in [(tele, "Chủ đề khác", "Góp ý thứ nhất."), (tele, "6. Nhà ở", "Góp ý thứ hai."),
                                (zalo, "Chủ đề khác", "Góp ý từ Zalo.")]:
-        await user.press(button(await user.say("/gopy"), topic).data)
-        await user.press(button(await user.say(words), "Gửi").data)
+        await user.say("/gopy")
+        await user.press(button(await user.press(button(await user.say(words), topic).data), "Gửi").data)
     await tele.press(button(await tele.say("Nhà ở xã hội là gì?"), "Hữu ích").data)
     await zalo.press(button(await zalo.say("Trường học xã hội chủ nghĩa?"), "Chưa đúng").data)
     await zalo.say("Lịch bóng đá tối nay?")

@@ -65,8 +65,8 @@ class Fail:
 
 async def test_failure_mid_feedback_rolls_back_the_whole_update(chat, db):
     user = chat("u1")
-    await user.press(button(await user.say("/gopy"), "Chủ đề khác").data)
-    replies = await user.say("Đề nghị thêm cây xanh ở khu dân cư.")
+    await user.say("/gopy")
+    replies = await user.press(button(await user.say("Đề nghị thêm cây xanh ở khu dân cư."), "Chủ đề khác").data)
     send = button(replies, "Gửi").data
     with Fail(db, "INSERT INTO FEEDBACK") as failure:
         assert [r.text for r in await user.press(send)] == [TRY_LATER]

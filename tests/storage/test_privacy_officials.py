@@ -22,8 +22,9 @@ async def _active_resident(user) -> None:
     replies = await user.say("Nhà ở xã hội là gì?")
     await user.press(button(replies, "Hữu ích").data)
     await user.say("Giá vé xem bóng đá?")
-    await user.press(button(await user.say("/gopy"), "Chủ đề khác").data)
-    await user.press(button(await user.say("Cảm ơn các cán bộ phường."), "Gửi").data)
+    await user.say("/gopy")
+    topics = await user.say("Cảm ơn các cán bộ phường.")
+    await user.press(button(await user.press(button(topics, "Chủ đề khác").data), "Gửi").data)
 
 
 async def _rows_of(db, user_id: str) -> int:

@@ -99,7 +99,7 @@ async def test_cancel_button_inside_subscription(chat, db):
     user = chat("u1")
     (menu,) = await user.say("/dangky")
     (reply,) = await user.press(button([menu], "Hủy").data)
-    assert reply.text == subscription.CANCELLED[subscription.DIALOG]
+    assert reply.text == subscription.CANCELLED
     assert await count(db, DialogState) == 0 and await count(db, Resident) == 0
 
 

@@ -1,0 +1,48 @@
+"""The searcher and its embedder, built from the settings.
+
+Apart from the app factory (bot/app.py) so that `civicbot ask` loads only
+this, the knowledge and retrieval, never the handlers, the storage or a
+messenger library: its cold start is mostly imports.
+"""
+
+from __future__ import annotations
+
+from bot.settings import Settings
+from knowledge.base import KnowledgeBase
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.onnx_embedder import OnnxEmbedder
+from retrieval.searcher import HybridSearcher
+from retrieval.service import ProgressFactory, open_searcher
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The question encoder: the ONNX export alone when there is one (no torch,
+    starts in about a second), else sentence-transformers, which exports it."""
+    if settings.embedding_backend == "onnx":
+        light = OnnxEmbedder.find(settings.model_cache_dir, settings.embedding_model,
+                                  settings.embedding_threads, settings.embedding_query_precision)
+        if light is not None:
+            return light
+    return reference_embedder(settings)
+
+
+def reference_embedder(settings: Settings) -> Embedder:
+    """sentence-transformers: builds the model and its ONNX export, and the index."""
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, settings.model_cache_dir, settings.embedding_threads,
+        settings.embedding_backend, settings.embedding_query_precision,
+    )
+
+
+def build_searcher(
+    settings: Settings,
+    knowledge: KnowledgeBase | None = None,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+    progress: ProgressFactory | None = None,
+) -> HybridSearcher:
+    knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
+    embedder = embedder or build_embedder(settings)
+    # A missing or stale index is built by sentence-transformers (the same vectors, tested).
+    index_embedder = (lambda: reference_embedder(settings)) if isinstance(embedder, OnnxEmbedder) else None
+    return open_searcher(knowledge, embedder, settings.index_dir, rebuild, progress, index_embedder)
