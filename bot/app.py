@@ -13,8 +13,8 @@ from handlers import broadcast, browse, feedback, leaderboard, officials, privac
 from knowledge.base import KnowledgeBase
 from retrieval.batching import AsyncSearcher
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
-from retrieval.searcher import HybridSearcher
-from retrieval.service import ProgressFactory, open_searcher
+from retrieval.live import LiveKnowledge, LiveSearcher
+from retrieval.service import ProgressFactory, open_live_searcher
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,10 @@ def build_searcher(
     embedder: Embedder | None = None,
     rebuild: bool = False,
     progress: ProgressFactory | None = None,
-) -> HybridSearcher:
+) -> LiveSearcher:
+    """The bundled sources and the documents published with `civicbot docs` (live.json)."""
     knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
-    return open_searcher(
+    return open_live_searcher(
         knowledge, embedder or build_embedder(settings), settings.index_dir, rebuild, progress
     )
 
@@ -95,10 +96,17 @@ def build_database(settings: Settings, migrate: bool = True) -> Database:
     return Database.from_url(url)
 
 
-def build_deps(settings: Settings, searcher: HybridSearcher | None = None,
-               knowledge: KnowledgeBase | None = None, db: Database | None = None) -> Deps:
-    knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
+def build_deps(settings: Settings, searcher: LiveSearcher | None = None,
+               knowledge: KnowledgeBase | None = None, db: Database | None = None,
+               watch: bool = True) -> Deps:
+    """The app's dependencies; with ``watch``, documents published later (`civicbot docs`)
+    are picked up within seconds, without a restart."""
     searcher = searcher or build_searcher(settings, knowledge)
+    if watch and isinstance(searcher, LiveSearcher):
+        searcher.live.watch()
+    if isinstance(searcher, LiveSearcher):
+        knowledge = LiveKnowledge(searcher.live)
+    knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
     db = db or build_database(settings)
     return Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
                 router=build_router(), dialogs=DbDialogStore(db.sessions), db=db)

@@ -89,6 +89,15 @@ class Passage:
     def section(self) -> str:
         return " › ".join(self.section_path)
 
+    @property
+    def citation(self) -> str:
+        """Where the quote comes from: the section path, and the document's date when known."""
+        if not self.issued:
+            return self.section
+        year, month, day = self.issued.split("-")
+        when = f"{day}/{month}/{year}"
+        return self.section if when in self.section_path[0] else f"{self.section} (ngày {when})"
+
 
 @dataclass
 class Document:

@@ -190,8 +190,13 @@ class HybridSearcher:
     def search(self, question: str, k: int = 5) -> SearchResult:
         return self.search_many([question], k)[0]
 
-    def search_many(self, questions: list[str], k: int = 5) -> list[SearchResult]:
-        """Search several questions at once (one embedding batch)."""
+    def search_many(self, questions: list[str], k: int = 5,
+                    allowed: "list[np.ndarray | None] | None" = None) -> list[SearchResult]:
+        """Search several questions at once (one embedding batch).
+
+        ``allowed``: per question, a mask of the passages it may be answered
+        from (ward scope, retrieval/live.py); the others are as if absent.
+        """
         cleaned = [clean_input(q) for q in questions]
         prepared = [self.normalise(q) for q in cleaned]
         searchable = [i for i, q in enumerate(cleaned) if is_mostly_letters(q)]
@@ -201,10 +206,11 @@ class HybridSearcher:
         )
         results = [SearchResult(q, q, [], 0.0, False) for q in cleaned]
         for row, i in enumerate(searchable):
-            results[i] = self._rank(cleaned[i], prepared[i], vectors[row], k)
+            results[i] = self._rank(cleaned[i], prepared[i], vectors[row], k, allowed[i] if allowed else None)
         return results
 
-    def _rank(self, question: str, prepared: tuple[str, str], vector: np.ndarray, k: int) -> SearchResult:
+    def _rank(self, question: str, prepared: tuple[str, str], vector: np.ndarray, k: int,
+              allowed: np.ndarray | None = None) -> SearchResult:
         dense_query, lexical_query = prepared
         n_passages = len(self.corpus.passages)
 
@@ -218,6 +224,9 @@ class HybridSearcher:
         unit_bm25 = self._lexical.scores(lexical_query)
         bm25 = np.zeros(n_passages, dtype=np.float32)
         np.maximum.at(bm25, self._unit_passage, unit_bm25)
+        if allowed is not None:
+            dense = np.where(allowed, dense, dense[allowed].min())
+            bm25 = np.where(allowed, bm25, 0.0)
         top_bm25 = float(bm25.max())
         lexical = bm25 / top_bm25 if top_bm25 > 0 else bm25
 
@@ -225,6 +234,8 @@ class HybridSearcher:
         dense_rel = (dense - d_lo) / (d_hi - d_lo) if d_hi > d_lo else np.zeros_like(dense)
         w = self.params.dense_weight
         fused = w * dense_rel + (1 - w) * lexical
+        if allowed is not None:
+            fused = np.where(allowed, fused, -np.inf)
 
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [
