@@ -13,7 +13,6 @@ from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from handlers.browse import model_button
 from handlers.quoting import quote
-from handlers.ward_scope import with_resident_ward
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
 from retrieval.searcher import Hit, SearchResult
 from vntext.normalize import fold, has_diacritics, is_mostly_letters
@@ -106,7 +105,6 @@ async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
     if problem:
         return [Reply(problem)]
     result = deps.search_ahead or await deps.searcher.search(msg.text, k=deps.settings.top_k)
-    result = await with_resident_ward(msg, deps, result)
     answer = compose(result)
     answer_id = await record_answer(msg, deps, result, answer.confident)   # declines too
     named_model = deps.knowledge.catalog.find_model(msg.text)

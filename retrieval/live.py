@@ -118,6 +118,14 @@ def _read_segment(path: Path, units: list[Unit], model: str) -> np.ndarray | Non
         return None
 
 
+def _segment_model(path: Path) -> str | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["meta"]))["model"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def _write_segment(path: Path, units: list[Unit], vectors: np.ndarray, model: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = json.dumps({"model": model, "units_hash": units_hash(units), "units": len(units)})
@@ -158,6 +166,11 @@ def publish(index_dir: Path, versions: list[Published], embedder: Embedder) -> P
     embedded = []
     with exclusive_lock(index_dir / LOCK_FILE):
         for item in versions:
+            # A segment made by this model is kept (readers check its units hash
+            # when they load it, and re-embed a stale one): publishing costs the
+            # new versions only, not a pass over the whole library.
+            if _segment_model(segment_path(index_dir, item.code, item.version)) == embedder.name:
+                continue
             doc = library.load(Path(item.structure))
             units = document_units(doc, passages_of(doc))
             _, fresh = segment_vectors(index_dir, item.code, item.version, units, embedder)
