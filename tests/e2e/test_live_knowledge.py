@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -49,27 +48,46 @@ def run(env, *args: str) -> subprocess.CompletedProcess:
 
 
 class RunningChat:
+    """`civicbot chat` in its own process; a reply is complete when output pauses."""
+
     def __init__(self, env):
         self.process = subprocess.Popen([*CIVICBOT, "chat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO)
-        self.lines: queue.Queue[str] = queue.Queue()
+                                        stderr=subprocess.DEVNULL, env=env, cwd=REPO)
+        self._output = b""
+        self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
-        buffer = ""
-        while True:
-            ch = self.process.stdout.read(1)
-            if not ch:
-                return
-            buffer += ch
-            if buffer.endswith("Bạn: "):      # the prompt: the previous reply is complete
-                self.lines.put(buffer)
-                buffer = ""
+        while chunk := self.process.stdout.read1(4096):
+            with self._lock:
+                self._output += chunk
 
-    def ask(self, text: str, timeout: float = 120) -> str:
-        self.process.stdin.write(text + "\n")
+    def _take(self) -> str:
+        with self._lock:
+            out, self._output = self._output, b""
+        return out.decode("utf-8")
+
+    def wait_for(self, marker: str, timeout: float = 180) -> str:
+        deadline, seen = time.monotonic() + timeout, ""
+        while marker not in seen:
+            assert time.monotonic() < deadline, f"no {marker!r} in {seen[-500:]!r}"
+            time.sleep(0.1)
+            seen += self._take()
+        return seen
+
+    def ask(self, text: str, timeout: float = 60) -> str:
+        self._take()
+        self.process.stdin.write((text + "\n").encode())
         self.process.stdin.flush()
-        return self.lines.get(timeout=timeout)
+        deadline, reply, quiet_since = time.monotonic() + timeout, "", None
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            chunk = self._take()
+            if chunk:
+                reply, quiet_since = reply + chunk, time.monotonic()
+            elif reply and time.monotonic() - quiet_since > 0.3:
+                return reply
+        raise AssertionError(f"no reply to {text!r}")
 
     def close(self):
         self.process.stdin.close()
@@ -80,7 +98,7 @@ def test_added_document_is_answered_by_a_running_bot_within_10_seconds(data_dir,
     env = {**os.environ, "CIVICBOT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     chat = RunningChat(env)
     try:
-        chat.lines.get(timeout=180)                      # started, first prompt shown
+        chat.wait_for("(Gõ /thoat")                       # started: greeted and waiting
         before = chat.ask(QUESTION)
         assert files.SATURDAY not in before               # nobody knows this yet
 
