@@ -94,6 +94,7 @@ class RunningChat:
         self.process.wait(timeout=30)
 
 
+@pytest.mark.timeout(900)   # four real-model processes start: slow on a loaded 2-core machine
 def test_added_document_is_answered_by_a_running_bot_within_10_seconds(data_dir, tmp_path):
     env = {**os.environ, "CIVICBOT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     chat = RunningChat(env)
@@ -104,7 +105,9 @@ def test_added_document_is_answered_by_a_running_bot_within_10_seconds(data_dir,
 
         pdf = tmp_path / "ke-hoach-12.pdf"
         pdf.write_bytes(files.plan_pdf())
+        started = time.monotonic()
         added = run(env, "docs", "add", str(pdf), "--title", "Kế hoạch 12/KH-UBND", "--issued", "05/01/2026")
+        add_seconds = time.monotonic() - started
         assert "Đã thêm: vb1 v1" in added.stdout
         published = time.monotonic()
 
@@ -114,7 +117,8 @@ def test_added_document_is_answered_by_a_running_bot_within_10_seconds(data_dir,
             if files.SATURDAY in answer or elapsed > TARGET_SECONDS:
                 break
             time.sleep(0.5)
-        print(f"running bot answered from the new document {elapsed:.1f} s after `docs add` returned")
+        print(f"`civicbot docs add` took {add_seconds:.1f} s (a new process: model load included); "
+              f"the running bot answered from the new document {elapsed:.1f} s after it returned")
         assert files.SATURDAY in answer and elapsed <= TARGET_SECONDS
         assert "📄 Kế hoạch 12/KH-UBND › II. NỘI DUNG THỰC HIỆN › 1. Tiếp dân ngoài giờ (ngày 05/01/2026)" in answer
     finally:
