@@ -337,8 +337,9 @@ class LiveIndex:
         manifest = replace(self._base_manifest, corpus_hash=units_hash(units) if parts else self._base_manifest.corpus_hash,
                            units=len(units), built_at=live.get("published_at", self._base_manifest.built_at))
         corpus = Corpus(documents, passages)
+        previous = getattr(self, "current", None)
         searcher = HybridSearcher(corpus, units, DenseIndex(index, manifest), self._embedder,
-                                  self._lexicon, self._params)
+                                  self._lexicon, self._params, previous=previous.searcher if previous else None)
         knowledge = KnowledgeBase(corpus, self._base.variants, self._base.catalog)
         keep = {(e.code, e.version) for e in entries}
         self._cache = {key: value for key, value in self._cache.items() if key in keep}
