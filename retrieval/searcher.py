@@ -97,6 +97,7 @@ def units_for(corpus: Corpus, variants: dict[str, list[str]]) -> list[Unit]:
 
 
 COVERAGE_TOP_N = 3
+_NO_HASHES = np.zeros(0, dtype=np.int64)
 
 
 class CoverageModel:
@@ -109,8 +110,10 @@ class CoverageModel:
     """
 
     def __init__(self, units: list[Unit], passage_pos: dict[str, int]):
-        self._passage_words: dict[str, set[str]] = {}
-        self._passage_bigrams: dict[str, set[tuple[str, str]]] = {}
+        # Per passage id, the hashes of its words and of its word pairs: compact
+        # (a library of 50,000 passages held as sets of strings and tuples took 0.6 GB).
+        self._passage_words: dict[str, np.ndarray] = {}
+        self._passage_bigrams: dict[str, np.ndarray] = {}
         self._df: dict[str, int] = {}
         self._add_units(units, units)
         self._finish(len(units), passage_pos)
@@ -142,13 +145,18 @@ class CoverageModel:
     def _add_units(self, units: list[Unit], counted: list[Unit]) -> None:
         """Passage word sets from ``units``; document frequencies from ``counted``."""
         counted_ids = {id(u) for u in counted}
+        words: dict[str, set[int]] = {}
+        pairs: dict[str, set[int]] = {}
         for unit in units:
             tokens = _content_words(unit.text)
-            self._passage_words.setdefault(unit.passage_id, set()).update(tokens)
-            self._passage_bigrams.setdefault(unit.passage_id, set()).update(zip(tokens, tokens[1:]))
+            words.setdefault(unit.passage_id, set()).update(map(hash, tokens))
+            pairs.setdefault(unit.passage_id, set()).update(map(hash, zip(tokens, tokens[1:])))
             if id(unit) in counted_ids:
                 for token in set(tokens):
                     self._df[token] = self._df.get(token, 0) + 1
+        for passage_id, hashes in words.items():
+            self._passage_words[passage_id] = np.fromiter(hashes, np.int64, len(hashes))
+            self._passage_bigrams[passage_id] = np.fromiter(pairs[passage_id], np.int64, len(pairs[passage_id]))
 
     def _finish(self, n: int, passage_pos: dict[str, int]) -> None:
         self._passage_at = {pos: pid for pid, pos in passage_pos.items()}
@@ -161,17 +169,17 @@ class CoverageModel:
         if not content:
             return 0.0, 0.0
         ids = [self._passage_at.get(p) for p in passages]
-        known_words = set().union(*(self._passage_words.get(p, set()) for p in ids))
-        known_pairs = set().union(*(self._passage_bigrams.get(p, set()) for p in ids))
+        known_words = set(np.concatenate([self._passage_words.get(p, _NO_HASHES) for p in ids]).tolist())
+        known_pairs = set(np.concatenate([self._passage_bigrams.get(p, _NO_HASHES) for p in ids]).tolist())
         weight = lambda t: self._idf.get(t, self._unknown_idf)  # noqa: E731
         total = sum(weight(t) for t in content)
-        words_cov = sum(weight(t) for t in content if t in known_words) / total
+        words_cov = sum(weight(t) for t in content if hash(t) in known_words) / total
         pairs = [(a, b) for a, b in zip(tokens, tokens[1:])
                  if fold(a) not in QUERY_STOPWORDS or fold(b) not in QUERY_STOPWORDS]
         if not pairs:
             return words_cov, words_cov
         pair_weight = lambda p: weight(p[0]) + weight(p[1])  # noqa: E731
-        pairs_cov = sum(pair_weight(p) for p in pairs if p in known_pairs) / sum(map(pair_weight, pairs))
+        pairs_cov = sum(pair_weight(p) for p in pairs if hash(p) in known_pairs) / sum(map(pair_weight, pairs))
         return words_cov, pairs_cov
 
 
@@ -220,6 +228,10 @@ class HybridSearcher:
         passage_pos = {p.id: i for i, p in enumerate(corpus.passages)}
         self._unit_passage = np.array([passage_pos[u.passage_id] for u in units])
         self._unit_is_question = np.array([u.kind == "question" for u in units])
+        # Each passage's first unit, and the others (its question variants): taking
+        # the first ones by indexing leaves np.maximum.at (slow) only the few others.
+        self._first_passages, self._first_units = np.unique(self._unit_passage, return_index=True)
+        self._other_units = np.setdiff1d(np.arange(len(units)), self._first_units)
         if previous is not None and previous._lexicon is lexicon:
             added, removed = _unit_changes(previous._units, units)
             self._restorer = previous._restorer.updated([u.text for u in added], [u.text for u in removed])
@@ -274,12 +286,10 @@ class HybridSearcher:
         n_passages = len(self.corpus.passages)
 
         unit_cos = self._dense.all_scores(vector) + self.params.question_unit_bonus * self._unit_is_question
-        dense = np.full(n_passages, -1.0, dtype=np.float32)
-        np.maximum.at(dense, self._unit_passage, unit_cos)
+        dense = self._best_of_units(unit_cos, -1.0)
 
         unit_bm25 = self._lexical.scores(lexical_query)
-        bm25 = np.zeros(n_passages, dtype=np.float32)
-        np.maximum.at(bm25, self._unit_passage, unit_bm25)
+        bm25 = self._best_of_units(unit_bm25, 0.0)
         if allowed is not None:
             dense = np.where(allowed, dense, dense[allowed].min())
             bm25 = np.where(allowed, bm25, 0.0)
@@ -308,6 +318,13 @@ class HybridSearcher:
             confident=confidence >= self.params.threshold,
             signals=signals,
         )
+
+    def _best_of_units(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
+        """Per passage, the best score among its units (``floor`` for a passage without units)."""
+        best = np.full(len(self.corpus.passages), floor, dtype=np.float32)
+        best[self._first_passages] = np.maximum(floor, unit_scores[self._first_units])
+        np.maximum.at(best, self._unit_passage[self._other_units], unit_scores[self._other_units])
+        return best
 
     def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order) -> tuple[float, ...]:
         """Absolute evidence that the text covers the question (not relative ranks)."""
