@@ -354,7 +354,12 @@ class LiveIndex:
             vectors, embedded = segment_vectors(self._index_dir, entry.code, entry.version, units,
                                                 self._embedder, save=False)
             if embedded:
-                log.warning("segment of %s v%d missing or stale: embedded again here", entry.code, entry.version)
+                # Made by another model or from other text: never used as it is. Saved
+                # (under the writers' lock) so that the next process finds it fresh.
+                log.warning("segment of %s v%d missing or stale: embedded again", entry.code, entry.version)
+                with exclusive_lock(self._index_dir / LOCK_FILE):
+                    _write_segment(segment_path(self._index_dir, entry.code, entry.version), units, vectors,
+                                   self._embedder.name)
             self._cache[key] = (doc, passages, units, vectors)
         return self._cache[key]
 

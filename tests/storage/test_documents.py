@@ -155,5 +155,7 @@ async def test_a_stale_segment_is_embedded_again_never_used(db, settings, embedd
         assert passage_rows
         stored = searcher._dense.vectors()[-len(vectors):]
         np.testing.assert_allclose(stored, vectors, atol=1e-6)     # re-embedded, not the zeros on disk
+        with np.load(segment) as data:                               # and saved for the next process
+            np.testing.assert_allclose(data["vectors"], vectors, atol=1e-6)
     finally:
         index.close()
