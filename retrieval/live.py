@@ -363,6 +363,11 @@ class LiveIndex:
             self._cache[key] = (doc, passages, units, vectors)
         return self._cache[key]
 
+    def set_params(self, params: FusionParams) -> None:
+        with self._lock:
+            self._params = params
+            self.current.searcher.params = params
+
     # -- searching the current snapshot
 
     def search_many(self, questions: list[str], k: int = 5, wards: list[str | None] | None = None) -> list[SearchResult]:
@@ -398,8 +403,17 @@ class LiveSearcher:
         return self.live.search_many(questions, k, wards)
 
     def __getattr__(self, name: str):
-        # corpus, params, dense_manifest, normalise ...: those of the current searcher.
+        # corpus, dense_manifest, normalise ...: those of the current searcher.
         return getattr(self.live.current.searcher, name)
+
+    @property
+    def params(self) -> FusionParams:
+        return self.live.current.searcher.params
+
+    @params.setter
+    def params(self, value: FusionParams) -> None:
+        """Fusion weights (bench/evaluate.py's ablation, bench/calibrate.py): now and in later generations."""
+        self.live.set_params(value)
 
     def close(self) -> None:
         self.live.close()

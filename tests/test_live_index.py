@@ -55,3 +55,20 @@ def test_updated_searcher_equals_one_built_from_scratch(knowledge, tmp_path):
         finally:
             fresh.close()
     running.close()
+
+
+def test_fusion_params_set_through_the_live_searcher_apply_now_and_later(knowledge, tmp_path):
+    from dataclasses import replace
+
+    from retrieval.live import LiveSearcher
+
+    embedder = HashEmbedder()
+    index_dir = tmp_path / "index"
+    live = LiveIndex(knowledge, base_index(knowledge, embedder, index_dir), embedder, index_dir)
+    searcher = LiveSearcher(live)
+    lexical_only = replace(searcher.params, dense_weight=0.0)
+    searcher.params = lexical_only
+    assert live.current.searcher.params == lexical_only
+    publish(index_dir, [store(tmp_path, "vb1", files.plan_docx(), "ke-hoach.docx")], embedder)
+    assert live.refresh() and live.current.searcher.params == lexical_only
+    live.close()
