@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.messages import utcnow
 from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.document_models import ACTIVE, REPLACED, WITHDRAWN, KnowledgeDocument
@@ -244,8 +245,6 @@ async def _active(session: AsyncSession, code: str) -> KnowledgeDocument | None:
 
 
 def _now() -> datetime:
-    from bot.messages import utcnow
-
     return utcnow()
 
 
