@@ -61,6 +61,8 @@ SAME_SUBJECT_WINDOW = 0.1
 SAME_DENSE_GAP, SAME_LEXICAL = 0.03, 0.6
 LATEST_DENSE_GAP, LATEST_LEXICAL = 0.08, 0.3
 _LATEST_WORDS = {"gi", "nao", "nhat"}     # "có thông báo gì", "thông báo nào", "mới nhất"
+# "tôi muốn nhận thông báo", "hủy nhận thông báo": about the bot's /dangky, not an announcement's content.
+_ABOUT_SUBSCRIBING = ("nhan thong bao", "dang ky", "huy", "ngung", "tat")
 _WARD_PREFIXES = ("phường ", "xã ", "đặc khu ", "thị trấn ")
 
 
@@ -209,7 +211,8 @@ class Snapshot:
     def scope(self, question: str, ward: str | None) -> tuple[np.ndarray | None, bool]:
         """(passages this asker may be quoted, or None for all; is it a question about announcements)."""
         folded = f" {' '.join(fold(question).split())} "
-        about_announcements = self.has_announcements and " thong bao " in folded
+        about_announcements = (self.has_announcements and " thong bao " in folded
+                               and not any(f" {w} " in folded for w in _ABOUT_SUBSCRIBING))
         if not self.wards and not about_announcements:
             return None, False
         wards = {fold(w) for w in self.wards if _names_ward(folded, w)}

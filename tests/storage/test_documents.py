@@ -136,6 +136,9 @@ async def test_announcements_answer_with_their_date_and_the_newest_wins(db, sett
     generic = top(running, "phường mình có thông báo gì?", LE_CHAN)
     assert generic.confident and generic.hits[0].passage.announcement
     assert generic.hits[0].passage.issued == "2026-03-01"
+    # Asking how to receive announcements is about /dangky, not about an announcement's content.
+    assert not top(running, "làm sao để nhận thông báo của phường?", LE_CHAN).hits[0].passage.announcement \
+        or not top(running, "làm sao để nhận thông báo của phường?", LE_CHAN).confident
     # Another ward's resident is not told about Lê Chân's announcements.
     other = top(running, "phường mình có thông báo gì?", "Phường Hồng Bàng")
     assert not any(h.passage.announcement for h in other.hits)
