@@ -106,3 +106,13 @@ def test_unsupported_or_empty_files_are_refused():
         read_document(b"x", "bang-tinh.xlsx", "vb12")
     with pytest.raises(IngestError, match="không có nội dung"):
         read_document(b"  \n\n ", "trong.txt", "vb12")
+
+
+def test_markdown_keeps_its_headings_and_takes_the_given_title():
+    text = "# Hướng dẫn của Đoàn phường\n\n## 1. Đăng ký\n\n- Nộp đơn tại văn phòng.\n\n## [Ghi chú]\n\nMang căn cước.\n"
+    doc = read_document(text.encode(), "huong-dan.md", "vb13", title="Hướng dẫn 3/HD-ĐTN", issued="2026-04-01")
+    assert doc.title == "Hướng dẫn của Đoàn phường" and doc.short_title == "Hướng dẫn 3/HD-ĐTN"
+    passages = {p.id: p for p in passages_of(doc)}
+    assert passages["vb13.1.p1"].text == "1. Đăng ký\nNộp đơn tại văn phòng."
+    assert passages["vb13.1.p1"].citation == "Hướng dẫn 3/HD-ĐTN › 1. Đăng ký (ngày 01/04/2026)"
+    assert passages["vb13.s2.p1"].text == "Mang căn cước."          # under an editorial heading, not quoted
