@@ -72,7 +72,7 @@ class Published:
 
     code: str
     version: int
-    structure: str      # path of its structure.json
+    structure: str      # path of its structure.json (in live.json: relative to the index folder)
 
 
 def document_units(doc: Document, passages: list[Passage]) -> list[Unit]:
@@ -173,7 +173,7 @@ def publish(index_dir: Path, versions: list[Published], embedder: Embedder) -> P
             # new versions only, not a pass over the whole library.
             if _segment_model(segment_path(index_dir, item.code, item.version)) == embedder.name:
                 continue
-            doc = library.load(Path(item.structure))
+            doc = library.load(index_dir / item.structure)
             units = document_units(doc, passages_of(doc))
             _, fresh = segment_vectors(index_dir, item.code, item.version, units, embedder)
             if fresh:
@@ -183,7 +183,9 @@ def publish(index_dir: Path, versions: list[Published], embedder: Embedder) -> P
             "generation": generation,
             "model": embedder.name,
             "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "documents": [{"code": v.code, "version": v.version, "structure": v.structure} for v in versions],
+            # Relative paths: the data folder may be mounted elsewhere by the readers.
+            "documents": [{"code": v.code, "version": v.version,
+                           "structure": os.path.relpath(index_dir / v.structure, index_dir)} for v in versions],
         }
         tmp = index_dir / (LIVE_FILE + ".tmp")
         tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -329,8 +331,16 @@ class LiveIndex:
             self._watcher = None
 
     def _assemble(self, live: dict) -> Snapshot:
-        entries = [Published(d["code"], int(d["version"]), d["structure"]) for d in live.get("documents", [])]
-        parts = [self._part(entry) for entry in entries]
+        entries, parts = [], []
+        for item in live.get("documents", []):
+            entry = Published(item["code"], int(item["version"]), item["structure"])
+            try:
+                parts.append(self._part(entry))
+                entries.append(entry)
+            except (OSError, ValueError, KeyError):
+                # Not silently: an official must restore the file or withdraw the document.
+                log.error("document %s v%d cannot be loaded from %s: not quoted until fixed",
+                          entry.code, entry.version, entry.structure, exc_info=True)
         documents = [*self._base.corpus.documents, *(p[0] for p in parts)]
         passages = [*self._base.corpus.passages, *(x for p in parts for x in p[1])]
         units = [*self._base_units, *(u for p in parts for u in p[2])]
@@ -351,7 +361,7 @@ class LiveIndex:
     def _part(self, entry: Published):
         key = (entry.code, entry.version)
         if key not in self._cache:
-            doc = library.load(Path(entry.structure))
+            doc = library.load(self._index_dir / entry.structure)
             passages = passages_of(doc)
             units = document_units(doc, passages)
             vectors, embedded = segment_vectors(self._index_dir, entry.code, entry.version, units,
