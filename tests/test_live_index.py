@@ -72,3 +72,22 @@ def test_fusion_params_set_through_the_live_searcher_apply_now_and_later(knowled
     publish(index_dir, [store(tmp_path, "vb1", files.plan_docx(), "ke-hoach.docx")], embedder)
     assert live.refresh() and live.current.searcher.params == lexical_only
     live.close()
+
+
+def test_a_document_that_cannot_be_loaded_is_reported_and_left_out(knowledge, tmp_path, caplog):
+    embedder = HashEmbedder()
+    index_dir = tmp_path / "index"
+    base = base_index(knowledge, embedder, index_dir)
+    plan = store(tmp_path, "vb1", files.plan_docx(), "ke-hoach.docx")
+    rules = store(tmp_path, "vb2", files.LEGAL_TXT.encode(), "quy-che.txt")
+    publish(index_dir, [plan, rules], embedder)
+    live_json = json.loads((index_dir / "live.json").read_text())
+    assert not Path(live_json["documents"][0]["structure"]).is_absolute()
+    Path(plan.structure).unlink()
+    live = LiveIndex(knowledge, base, embedder, index_dir)
+    try:
+        doc_ids = {p.doc_id for p in live.current.knowledge.corpus.passages}
+        assert "vb2" in doc_ids and "vb1" not in doc_ids
+        assert "document vb1 v1 cannot be loaded" in caplog.text
+    finally:
+        live.close()
