@@ -89,6 +89,28 @@ def plan_pdf(pages_apart: bool = True) -> bytes:
     return bytes(pdf.output())
 
 
+def table_pdf() -> bytes:
+    """A paragraph, then a table with a heading row."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(FONT))
+    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
+    pdf.set_font("DejaVu", size=11)
+    pdf.add_page()
+    _para(pdf, "Bảng phân công thực hiện:")
+    with pdf.table() as table:
+        for cells in TABLE_ROWS:
+            row = table.row()
+            for text in cells:
+                row.cell(text)
+    return bytes(pdf.output())
+
+
+TABLE_ROWS = [("STT", "Việc", "Thời hạn"), ("1", "Niêm yết lịch tiếp dân thứ Bảy", "Tháng 1/2026"),
+              ("2", "Đặt hòm thư góp ý", "Quý I/2026")]
+
+
 def _para(pdf, text: str) -> None:
     pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)

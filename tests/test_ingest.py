@@ -116,3 +116,8 @@ def test_markdown_keeps_its_headings_and_takes_the_given_title():
     assert passages["vb13.1.p1"].text == "1. Đăng ký\nNộp đơn tại văn phòng."
     assert passages["vb13.1.p1"].citation == "Hướng dẫn 3/HD-ĐTN › 1. Đăng ký (ngày 01/04/2026)"
     assert passages["vb13.s2.p1"].text == "Mang căn cước."          # under an editorial heading, not quoted
+
+
+def test_pdf_table_rows_are_blocks_of_cells():
+    doc = read_document(files.table_pdf(), "bang.pdf", "vb14", title="Bảng phân công")
+    assert doc.root.blocks == ["Bảng phân công thực hiện:", *(" | ".join(row) for row in files.TABLE_ROWS)]

@@ -14,7 +14,9 @@ Per page: text lines with their positions. Then:
 - lines are joined into paragraphs: a new one starts after a vertical gap,
   at a numbered or bulleted line, or after a line ending a sentence when
   the next begins with a capital;
-- lines in a larger font than the body are headings (largest = level 1).
+- lines in a larger font than the body are headings (largest = level 1);
+- runs of text far apart on one line are table cells: the row is one
+  block, its cells joined by " | ".
 
 A PDF without a text layer (a scan) is refused: the bot quotes text
 verbatim and does no OCR.
@@ -36,6 +38,8 @@ MIN_CHARS_PER_PAGE = 20
 HEADING_SIZE_RATIO = 1.2
 # Blank space between two lines, relative to their height, that separates paragraphs.
 PARAGRAPH_GAP = 0.9
+# Horizontal blank between two runs on a line, relative to their height, that separates table cells.
+CELL_GAP = 0.8
 _PAGE_NUMBER = re.compile(r"^(?:trang\s*)?[-–(]?\s*\d{1,4}\s*[-–)]?(?:\s*(?:/|trên|of)\s*\d{1,4})?$", re.I)
 _BULLET_START = re.compile(r"^[-–•+*▪●◦○·]\s")
 _SENTENCE_END = re.compile(r"[.:;!?…]$")
@@ -52,6 +56,7 @@ class _Line:
     top: float       # distance from the top of the page
     height: float    # of the glyphs' boxes: gives the blank space between lines
     size: float      # font size: tells headings from body text
+    table_row: bool = False   # runs far apart on one baseline: the cells of a table row
 
 
 def read_pdf(data: bytes) -> tuple[list[Block], str | None]:
@@ -88,14 +93,14 @@ def _page_lines(pdf, index: int) -> list[_Line]:
             if text:
                 first_char = textpage.get_index(left + 0.5, (bottom + top) / 2, 2, (top - bottom) / 2)
                 size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first_char) if first_char >= 0 else 0.0
-                rects.append((height - top, left, top - bottom, text, round(size, 1)))
+                rects.append((height - top, left, top - bottom, text, round(size, 1), right))
     finally:
         textpage.close()
         page.close()
     # Runs on one baseline (same top within a third of their height) form a line,
     # read left to right.
     rects.sort()
-    groups: list[list[tuple[float, float, float, str, float]]] = []
+    groups: list[list[tuple[float, float, float, str, float, float]]] = []
     for rect in rects:
         if groups and abs(groups[-1][0][0] - rect[0]) < rect[2] / 3:
             groups[-1].append(rect)
@@ -104,8 +109,14 @@ def _page_lines(pdf, index: int) -> list[_Line]:
     lines = []
     for runs in groups:
         runs.sort(key=lambda run: run[1])
-        lines.append(_Line(index, " ".join(run[3] for run in runs), runs[0][0],
-                           max(run[2] for run in runs), max(run[4] for run in runs)))
+        text, cells = runs[0][3], 1
+        for before, run in zip(runs, runs[1:]):
+            # A gap wider than a letter or two (a space is a third of one) separates table cells.
+            apart = run[1] - before[5] > CELL_GAP * max(before[2], run[2])
+            text += (" | " if apart else " ") + run[3]
+            cells += apart
+        lines.append(_Line(index, text, runs[0][0], max(run[2] for run in runs),
+                           max(run[4] for run in runs), cells > 1))
     return lines
 
 
@@ -144,6 +155,12 @@ def _paragraphs(lines: list[_Line]) -> list[Block]:
     blocks: list[Block] = []
     text, level, previous = "", None, None
     for line in lines:
+        if line.table_row:
+            if text:
+                blocks.append(Block(text, heading_level=level))
+            blocks.append(Block(line.text, table_row=True))
+            text, level, previous = "", None, line
+            continue
         line_level = heading_sizes.index(line.size) + 1 if line.size in heading_sizes else None
         starts_new = (
             previous is None
