@@ -9,6 +9,7 @@ COPY bot bot
 COPY knowledge knowledge
 COPY retrieval retrieval
 COPY handlers handlers
+COPY vntext vntext
 RUN pip install .
 # Convert the bundled model and build the index at image build time, so the
 # container starts answering in seconds. The data volume is seeded from here.

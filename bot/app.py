@@ -19,7 +19,7 @@ from handlers import (
 )
 from knowledge.base import KnowledgeBase
 from retrieval.batching import AsyncSearcher
-from retrieval.searcher import HybridSearcher
+from retrieval.live import LiveKnowledge, LiveSearcher
 
 if TYPE_CHECKING:
     from bot.pipeline import Pipeline
@@ -67,10 +67,17 @@ def build_database(settings: Settings, migrate: bool = True) -> Database:
     return Database.from_url(url)
 
 
-def build_deps(settings: Settings, searcher: HybridSearcher | None = None,
-               knowledge: KnowledgeBase | None = None, db: Database | None = None) -> Deps:
-    knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
+def build_deps(settings: Settings, searcher: LiveSearcher | None = None,
+               knowledge: KnowledgeBase | None = None, db: Database | None = None,
+               watch: bool = True) -> Deps:
+    """The app's dependencies; with ``watch``, documents published later (`civicbot docs`)
+    are picked up within seconds, without a restart."""
     searcher = searcher or build_searcher(settings, knowledge)
+    if watch and isinstance(searcher, LiveSearcher):
+        searcher.live.watch()
+    if isinstance(searcher, LiveSearcher):
+        knowledge = LiveKnowledge(searcher.live)
+    knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
     db = db or build_database(settings)
     return Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
                 router=build_router(), dialogs=DbDialogStore(db.sessions), db=db)

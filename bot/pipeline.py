@@ -21,6 +21,7 @@ from typing import Protocol
 from bot.deps import Deps
 from bot.messages import Incoming, Reply
 from handlers.qa import problem_with
+from handlers.ward_scope import search_question
 from retrieval.searcher import SearchResult
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class Pipeline:
         if self.flood.over_limit(msg.platform, msg.user_id):
             return None
         return Lookahead(
-            asyncio.ensure_future(self.deps.searcher.search(msg.text, k=self.deps.settings.top_k)),
+            asyncio.ensure_future(search_question(msg, self.deps)),
             asyncio.ensure_future(self.deps.dialogs.peek(msg.platform, msg.user_id)),
         )
 

@@ -11,8 +11,8 @@ from bot.settings import Settings
 from knowledge.base import KnowledgeBase
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.onnx_embedder import OnnxEmbedder
-from retrieval.searcher import HybridSearcher
-from retrieval.service import ProgressFactory, open_searcher
+from retrieval.live import LiveSearcher
+from retrieval.service import ProgressFactory, open_live_searcher
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -27,7 +27,7 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def reference_embedder(settings: Settings) -> Embedder:
-    """sentence-transformers: builds the model and its ONNX export, and the index."""
+    """sentence-transformers: converts the model and writes its ONNX export."""
     return SentenceTransformerEmbedder(
         settings.embedding_model, settings.model_cache_dir, settings.embedding_threads,
         settings.embedding_backend, settings.embedding_query_precision,
@@ -40,9 +40,12 @@ def build_searcher(
     embedder: Embedder | None = None,
     rebuild: bool = False,
     progress: ProgressFactory | None = None,
-) -> HybridSearcher:
+) -> LiveSearcher:
+    """The bundled sources and the documents published with `civicbot docs` (live.json).
+
+    A missing or stale index is built by the same embedder: the ONNX export's
+    passage graph gives sentence-transformers' vectors (tested).
+    """
     knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
-    embedder = embedder or build_embedder(settings)
-    # A missing or stale index is built by sentence-transformers (the same vectors, tested).
-    index_embedder = (lambda: reference_embedder(settings)) if isinstance(embedder, OnnxEmbedder) else None
-    return open_searcher(knowledge, embedder, settings.index_dir, rebuild, progress, index_embedder)
+    return open_live_searcher(knowledge, embedder or build_embedder(settings), settings.index_dir,
+                              rebuild, progress)

@@ -6,4 +6,4 @@ from knowledge.documents import Passage
 
 
 def quote(passage: Passage) -> str:
-    return f"📄 {passage.section}\n«{passage.text}»"
+    return f"📄 {passage.citation}\n«{passage.text}»"

@@ -80,10 +80,23 @@ class Passage:
     section_path: tuple[str, ...]   # short labels, document first
     text: str                       # verbatim source wording
     kind: str                       # "content" or "overview"
+    # Of the document, for citations and scope (documents added with `civicbot docs`):
+    issued: str | None = None       # ISO date the document was issued, when known
+    ward: str | None = None         # the ward it concerns; None: the whole city
+    announcement: bool = False      # an announcement published from a broadcast
 
     @property
     def section(self) -> str:
         return " › ".join(self.section_path)
+
+    @property
+    def citation(self) -> str:
+        """Where the quote comes from: the section path, and the document's date when known."""
+        if not self.issued:
+            return self.section
+        year, month, day = self.issued.split("-")
+        when = f"{day}/{month}/{year}"
+        return self.section if when in self.section_path[0] else f"{self.section} (ngày {when})"
 
 
 @dataclass
@@ -93,6 +106,9 @@ class Document:
     short_title: str
     root: Section
     path: Path
+    issued: str | None = None       # ISO date (YYYY-MM-DD)
+    ward: str | None = None
+    announcement: bool = False
 
     def sections(self) -> list[Section]:
         out, stack = [], [self.root]
@@ -134,7 +150,12 @@ def _front_matter(text: str) -> tuple[dict, str]:
 
 def parse_document(path: Path) -> Document:
     """Parse one knowledge file into a section tree."""
-    meta, body = _front_matter(nfc(path.read_text(encoding="utf-8")))
+    return parse_markdown(path.read_text(encoding="utf-8"), path.stem, path)
+
+
+def parse_markdown(text: str, doc_id: str, path: Path) -> Document:
+    """Parse Markdown knowledge text (see the module docstring) into a section tree."""
+    meta, body = _front_matter(nfc(text))
     root = Section(heading="", editorial=True, level=0, key="")
     current, paragraph = root, []
     counters: dict[int, int] = {}
@@ -177,7 +198,7 @@ def parse_document(path: Path) -> Document:
         doc_root = root
     title = doc_root.heading or path.stem
     return Document(
-        id=path.stem,
+        id=doc_id,
         title=title,
         short_title=str(meta.get("short_title") or section_label(title)),
         root=doc_root,
@@ -230,7 +251,8 @@ def passages_of(doc: Document) -> list[Passage]:
 
         def emit(text: str, kind: str, n: int) -> None:
             suffix = f"p{n}" if kind == "content" else f"toc{n}"
-            out.append(Passage(f"{sid}.{suffix}", doc.id, doc.title, path, text, kind))
+            out.append(Passage(f"{sid}.{suffix}", doc.id, doc.title, path, text, kind,
+                               doc.issued, doc.ward, doc.announcement))
 
         n = 0
         long_heading = len(quotable_heading) > MAX_PREFIX_HEADING_CHARS
@@ -308,3 +330,19 @@ def load_corpus(folder: Path) -> Corpus:
     if duplicates:
         raise ValueError(f"duplicate passage ids: {sorted(duplicates)}")
     return Corpus(documents, passages)
+
+
+def section_to_dict(section: Section) -> dict:
+    """A section and its subtree as plain data (the stored form of an added document)."""
+    return {
+        "heading": section.heading, "editorial": section.editorial, "level": section.level,
+        "key": section.key, "blocks": list(section.blocks),
+        "children": [section_to_dict(child) for child in section.children],
+    }
+
+
+def section_from_dict(data: dict, parent: Section | None = None) -> Section:
+    section = Section(data["heading"], data["editorial"], data["level"], data["key"], parent,
+                      list(data["blocks"]))
+    section.children = [section_from_dict(child, section) for child in data["children"]]
+    return section

@@ -69,6 +69,17 @@ class DenseIndex:
     def vectors(self) -> np.ndarray:
         return self._index.reconstruct_n(0, self._index.ntotal)
 
+    def all_scores(self, query: np.ndarray) -> np.ndarray:
+        """Exact inner product of ``query`` with every unit, in unit order.
+
+        The searcher needs every unit's score (a passage takes its best
+        unit's): one matrix-vector product over FAISS's own storage, where a
+        FAISS search for all n results would also sort them (70 ms at 50k).
+        """
+        n, d = self._index.ntotal, self._index.d
+        stored = faiss.rev_swig_ptr(faiss.downcast_index(self._index).get_xb(), n * d).reshape(n, d)
+        return stored @ np.asarray(query, dtype=np.float32)
+
 
 def embed_units(
     units: list[Unit], embedder: Embedder, progress: Callable[[int], None] | None = None

@@ -27,12 +27,43 @@ class DiacriticRestorer:
         self._unigrams: Counter[str] = Counter()
         self._bigrams: Counter[tuple[str, str]] = Counter()
         self._forms: dict[str, Counter[str]] = defaultdict(Counter)
+        self._count(texts, 1)
+
+    def updated(self, added: Iterable[str], removed: Iterable[str]) -> "DiacriticRestorer":
+        """A restorer learned from this one's texts, plus ``added``, minus ``removed``.
+
+        Copies the counts (fast, C-level) instead of reading every text
+        again: what a growing library needs (retrieval/live.py).
+        """
+        new = DiacriticRestorer.__new__(DiacriticRestorer)
+        new._unigrams, new._bigrams = Counter(self._unigrams), Counter(self._bigrams)
+        new._forms = defaultdict(Counter, self._forms)   # inner counters copied when changed
+        new._count(added, 1)
+        new._count(removed, -1)
+        return new
+
+    def _count(self, texts: Iterable[str], sign: int) -> None:
+        touched: set[str] = set()
         for text in texts:
             words = [w.lower() for w in re.findall(r"\w+", nfc(text))]
-            self._unigrams.update(words)
-            self._bigrams.update(zip(words, words[1:]))
+            if sign > 0:
+                self._unigrams.update(words)
+                self._bigrams.update(zip(words, words[1:]))
+            else:
+                self._unigrams.subtract(words)
+                self._bigrams.subtract(zip(words, words[1:]))
             for w in words:
-                self._forms[fold(w)][w] += 1
+                bare = fold(w)
+                if bare not in touched:
+                    self._forms[bare] = Counter(self._forms.get(bare, ()))   # never change a shared one
+                    touched.add(bare)
+                self._forms[bare][w] += sign
+        if sign < 0:
+            for counter in (self._unigrams, self._bigrams, *(self._forms[b] for b in touched)):
+                for key in [k for k, v in counter.items() if v <= 0]:
+                    del counter[key]
+            for bare in [b for b in touched if not self._forms[b]]:
+                del self._forms[bare]
         self._total = sum(self._unigrams.values()) or 1
         self._vocab = len(self._unigrams) or 1
 

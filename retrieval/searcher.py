@@ -97,6 +97,7 @@ def units_for(corpus: Corpus, variants: dict[str, list[str]]) -> list[Unit]:
 
 
 COVERAGE_TOP_N = 3
+_NO_HASHES = np.zeros(0, dtype=np.int64)
 
 
 class CoverageModel:
@@ -109,18 +110,57 @@ class CoverageModel:
     """
 
     def __init__(self, units: list[Unit], passage_pos: dict[str, int]):
-        self._passage_words: dict[int, set[str]] = {}
-        self._passage_bigrams: dict[int, set[tuple[str, str]]] = {}
-        df: dict[str, int] = {}
+        # Per passage id, the hashes of its words and of its word pairs: compact
+        # (a library of 50,000 passages held as sets of strings and tuples took 0.6 GB).
+        self._passage_words: dict[str, np.ndarray] = {}
+        self._passage_bigrams: dict[str, np.ndarray] = {}
+        self._df: dict[str, int] = {}
+        self._add_units(units, units)
+        self._finish(len(units), passage_pos)
+
+    def updated(self, units: list[Unit], passage_pos: dict[str, int],
+                added: list[Unit], removed: list[Unit]) -> "CoverageModel":
+        """The model of ``units``, which differ from this model's by ``added`` and ``removed``.
+
+        Costs the changed units, not the corpus: a library that grows by one
+        document gets its new model in milliseconds (retrieval/live.py).
+        """
+        new = CoverageModel.__new__(CoverageModel)
+        touched = {u.passage_id for u in (*added, *removed)}
+        new._passage_words = {p: w for p, w in self._passage_words.items() if p not in touched}
+        new._passage_bigrams = {p: b for p, b in self._passage_bigrams.items() if p not in touched}
+        new._df = dict(self._df)
+        for unit in removed:
+            for token in set(_content_words(unit.text)):
+                new._df[token] -= 1
+                if not new._df[token]:
+                    del new._df[token]
+        for unit in added:
+            for token in set(_content_words(unit.text)):
+                new._df[token] = new._df.get(token, 0) + 1
+        new._add_units([u for u in units if u.passage_id in touched], [])
+        new._finish(len(units), passage_pos)
+        return new
+
+    def _add_units(self, units: list[Unit], counted: list[Unit]) -> None:
+        """Passage word sets from ``units``; document frequencies from ``counted``."""
+        counted_ids = {id(u) for u in counted}
+        words: dict[str, set[int]] = {}
+        pairs: dict[str, set[int]] = {}
         for unit in units:
             tokens = _content_words(unit.text)
-            pos = passage_pos[unit.passage_id]
-            self._passage_words.setdefault(pos, set()).update(tokens)
-            self._passage_bigrams.setdefault(pos, set()).update(zip(tokens, tokens[1:]))
-            for token in set(tokens):
-                df[token] = df.get(token, 0) + 1
-        n = len(units)
-        self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+            words.setdefault(unit.passage_id, set()).update(map(hash, tokens))
+            pairs.setdefault(unit.passage_id, set()).update(map(hash, zip(tokens, tokens[1:])))
+            if id(unit) in counted_ids:
+                for token in set(tokens):
+                    self._df[token] = self._df.get(token, 0) + 1
+        for passage_id, hashes in words.items():
+            self._passage_words[passage_id] = np.fromiter(hashes, np.int64, len(hashes))
+            self._passage_bigrams[passage_id] = np.fromiter(pairs[passage_id], np.int64, len(pairs[passage_id]))
+
+    def _finish(self, n: int, passage_pos: dict[str, int]) -> None:
+        self._passage_at = {pos: pid for pid, pos in passage_pos.items()}
+        self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in self._df.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
 
     def coverage(self, query: str, passages: list[int]) -> tuple[float, float]:
@@ -128,18 +168,37 @@ class CoverageModel:
         content = [t for t in tokens if fold(t) not in QUERY_STOPWORDS]
         if not content:
             return 0.0, 0.0
-        known_words = set().union(*(self._passage_words.get(p, set()) for p in passages))
-        known_pairs = set().union(*(self._passage_bigrams.get(p, set()) for p in passages))
+        ids = [self._passage_at.get(p) for p in passages]
+        known_words = set(np.concatenate([self._passage_words.get(p, _NO_HASHES) for p in ids]).tolist())
+        known_pairs = set(np.concatenate([self._passage_bigrams.get(p, _NO_HASHES) for p in ids]).tolist())
         weight = lambda t: self._idf.get(t, self._unknown_idf)  # noqa: E731
         total = sum(weight(t) for t in content)
-        words_cov = sum(weight(t) for t in content if t in known_words) / total
+        words_cov = sum(weight(t) for t in content if hash(t) in known_words) / total
         pairs = [(a, b) for a, b in zip(tokens, tokens[1:])
                  if fold(a) not in QUERY_STOPWORDS or fold(b) not in QUERY_STOPWORDS]
         if not pairs:
             return words_cov, words_cov
         pair_weight = lambda p: weight(p[0]) + weight(p[1])  # noqa: E731
-        pairs_cov = sum(pair_weight(p) for p in pairs if p in known_pairs) / sum(map(pair_weight, pairs))
+        pairs_cov = sum(pair_weight(p) for p in pairs if hash(p) in known_pairs) / sum(map(pair_weight, pairs))
         return words_cov, pairs_cov
+
+
+def _unit_changes(old: list[Unit], new: list[Unit]) -> tuple[list[Unit], list[Unit]]:
+    """(units only in ``new``, units only in ``old``), by passage id, kind and text."""
+    old_keys = {(u.passage_id, u.kind, u.text) for u in old}
+    new_keys = {(u.passage_id, u.kind, u.text) for u in new}
+    return ([u for u in new if (u.passage_id, u.kind, u.text) not in old_keys],
+            [u for u in old if (u.passage_id, u.kind, u.text) not in new_keys])
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best scores, best first; ties keep position order (as a stable sort)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    # Everything tied with the k-th best is a candidate, so ties break as a full stable sort would.
+    kth = np.partition(-scores, k - 1)[k - 1]
+    candidates = np.flatnonzero(-scores <= kth)
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def _content_words(text: str) -> list[str]:
@@ -155,7 +214,10 @@ class HybridSearcher:
         embedder: Embedder,
         lexicon: Lexicon,
         params: FusionParams,
+        previous: "HybridSearcher | None" = None,
     ):
+        """``previous``: a searcher over a corpus that differs by a few documents
+        (retrieval/live.py): its statistics are updated, not rebuilt."""
         self.corpus = corpus
         self.params = params
         self._units = units
@@ -163,13 +225,22 @@ class HybridSearcher:
         self._embedder = embedder
         self._lexicon = lexicon
         self._lexical = LexicalIndex([u.text for u in units])
-        self._restorer = DiacriticRestorer(
-            [u.text for u in units] + lexicon.vocabulary() + list(TEENCODE.values())
-        )
         passage_pos = {p.id: i for i, p in enumerate(corpus.passages)}
         self._unit_passage = np.array([passage_pos[u.passage_id] for u in units])
         self._unit_is_question = np.array([u.kind == "question" for u in units])
-        self._coverage = CoverageModel(units, passage_pos)
+        # Each passage's first unit, and the others (its question variants): taking
+        # the first ones by indexing leaves np.maximum.at (slow) only the few others.
+        self._first_passages, self._first_units = np.unique(self._unit_passage, return_index=True)
+        self._other_units = np.setdiff1d(np.arange(len(units)), self._first_units)
+        if previous is not None and previous._lexicon is lexicon:
+            added, removed = _unit_changes(previous._units, units)
+            self._restorer = previous._restorer.updated([u.text for u in added], [u.text for u in removed])
+            self._coverage = previous._coverage.updated(units, passage_pos, added, removed)
+        else:
+            self._restorer = DiacriticRestorer(
+                [u.text for u in units] + lexicon.vocabulary() + list(TEENCODE.values())
+            )
+            self._coverage = CoverageModel(units, passage_pos)
 
     @property
     def dense_manifest(self):
@@ -194,8 +265,13 @@ class HybridSearcher:
     def search(self, question: str, k: int = 5) -> SearchResult:
         return self.search_many([question], k)[0]
 
-    def search_many(self, questions: list[str], k: int = 5) -> list[SearchResult]:
-        """Search several questions at once (one embedding batch)."""
+    def search_many(self, questions: list[str], k: int = 5,
+                    allowed: "list[np.ndarray | None] | None" = None) -> list[SearchResult]:
+        """Search several questions at once (one embedding batch).
+
+        ``allowed``: per question, a mask of the passages it may be answered
+        from (ward scope, retrieval/live.py); the others are as if absent.
+        """
         cleaned = [clean_input(q) for q in questions]
         prepared = [self.normalise(q) for q in cleaned]
         searchable = [i for i, q in enumerate(cleaned) if is_mostly_letters(q)]
@@ -205,23 +281,21 @@ class HybridSearcher:
         )
         results = [SearchResult(q, q, [], 0.0, False) for q in cleaned]
         for row, i in enumerate(searchable):
-            results[i] = self._rank(cleaned[i], prepared[i], vectors[row], k)
+            results[i] = self._rank(cleaned[i], prepared[i], vectors[row], k, allowed[i] if allowed else None)
         return results
 
-    def _rank(self, question: str, prepared: tuple[str, str], vector: np.ndarray, k: int) -> SearchResult:
+    def _rank(self, question: str, prepared: tuple[str, str], vector: np.ndarray, k: int,
+              allowed: np.ndarray | None = None) -> SearchResult:
         dense_query, lexical_query = prepared
-        n_passages = len(self.corpus.passages)
 
-        unit_cos = np.zeros(len(self._units), dtype=np.float32)
-        scores, positions = self._dense.search(vector[None, :], len(self._units))
-        unit_cos[positions[0]] = scores[0]
-        unit_cos = unit_cos + self.params.question_unit_bonus * self._unit_is_question
-        dense = np.full(n_passages, -1.0, dtype=np.float32)
-        np.maximum.at(dense, self._unit_passage, unit_cos)
+        unit_cos = self._dense.all_scores(vector) + self.params.question_unit_bonus * self._unit_is_question
+        dense = self._best_of_units(unit_cos, -1.0)
 
         unit_bm25 = self._lexical.scores(lexical_query)
-        bm25 = np.zeros(n_passages, dtype=np.float32)
-        np.maximum.at(bm25, self._unit_passage, unit_bm25)
+        bm25 = self._best_of_units(unit_bm25, 0.0)
+        if allowed is not None:
+            dense = np.where(allowed, dense, dense[allowed].min())
+            bm25 = np.where(allowed, bm25, 0.0)
         top_bm25 = float(bm25.max())
         lexical = bm25 / top_bm25 if top_bm25 > 0 else bm25
 
@@ -229,8 +303,10 @@ class HybridSearcher:
         dense_rel = (dense - d_lo) / (d_hi - d_lo) if d_hi > d_lo else np.zeros_like(dense)
         w = self.params.dense_weight
         fused = w * dense_rel + (1 - w) * lexical
+        if allowed is not None:
+            fused = np.where(allowed, fused, -np.inf)
 
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = _top(fused, k)
         hits = [
             Hit(self.corpus.passages[i], float(fused[i]), float(dense[i]), float(lexical[i]))
             for i in order
@@ -245,6 +321,13 @@ class HybridSearcher:
             confident=confidence >= self.params.threshold,
             signals=signals,
         )
+
+    def _best_of_units(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
+        """Per passage, the best score among its units (``floor`` for a passage without units)."""
+        best = np.full(len(self.corpus.passages), floor, dtype=np.float32)
+        best[self._first_passages] = np.maximum(floor, unit_scores[self._first_units])
+        np.maximum.at(best, self._unit_passage[self._other_units], unit_scores[self._other_units])
+        return best
 
     def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order) -> tuple[float, ...]:
         """Absolute evidence that the text covers the question (not relative ranks)."""

@@ -1,18 +1,15 @@
-"""Assemble a ready searcher: load knowledge, reuse or rebuild the saved index."""
+"""Assemble a ready searcher: load knowledge, reuse or rebuild the saved index, follow live.json."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from knowledge.base import KnowledgeBase
-from retrieval import dense
 from retrieval.embedder import Embedder
+from retrieval.live import LiveIndex, LiveSearcher, base_index
 from retrieval.lexicon import Lexicon
 from retrieval.searcher import FusionParams, HybridSearcher, units_for
-
-log = logging.getLogger(__name__)
 
 # Called with (units to embed) once, then with each batch's size.
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -24,19 +21,22 @@ def open_searcher(
     index_dir: Path,
     rebuild: bool = False,
     progress: ProgressFactory | None = None,
-    index_embedder: Callable[[], Embedder] | None = None,
 ) -> HybridSearcher:
-    """``embedder`` embeds the questions; ``index_embedder`` (default: the same)
-    makes the one that builds a missing or stale index (sentence-transformers)."""
+    """A searcher over the bundled sources only (tests, evaluation)."""
+    index = base_index(knowledge, embedder, index_dir, rebuild, progress)
     units = units_for(knowledge.corpus, knowledge.variants)
-    reason = "rebuild requested" if rebuild else dense.stale_reason(index_dir, units, embedder.name)
-    if reason:
-        log.info("building the search index (%s): %d units", reason, len(units))
-        builder = index_embedder() if index_embedder is not None else embedder
-        index = dense.build(units, builder, progress(len(units)) if progress else None)
-        dense.save(index, index_dir)
-    else:
-        index = dense.load(index_dir)
     return HybridSearcher(
         knowledge.corpus, units, index, embedder, Lexicon.load(), FusionParams.load()
     )
+
+
+def open_live_searcher(
+    knowledge: KnowledgeBase,
+    embedder: Embedder,
+    index_dir: Path,
+    rebuild: bool = False,
+    progress: ProgressFactory | None = None,
+) -> LiveSearcher:
+    """The bundled sources plus the published documents (retrieval/live.py)."""
+    index = base_index(knowledge, embedder, index_dir, rebuild, progress)
+    return LiveSearcher(LiveIndex(knowledge, index, embedder, index_dir))

@@ -74,3 +74,18 @@ def test_restorer_learns_accents_from_text():
     # Unknown words stay as typed; text typed with diacritics is left alone.
     assert restorer.restore("hello world") == "hello world"
     assert restorer.restore("nhà hoa đẹp") == "nhà hoa đẹp"
+
+
+def test_syllables_by_word_equal_folding_the_whole_text():
+    """`syllables` folds word by word (cached); the result must equal fold-then-split."""
+    import re
+    import unicodedata
+
+    from vntext.normalize import fold, syllables
+
+    texts = [
+        "Thành phố Văn minh – Hạnh phúc; ĐƯỜNG Điện Biên Phủ, 1,5 lần",
+        "a\u0301b c", " \u0301a", ".\u0301.", "b\u0301c", "İstanbul x_y ½",
+    ]
+    for text in texts + [unicodedata.normalize("NFD", t) for t in texts]:
+        assert syllables(text) == re.findall(r"\w+", fold(text))

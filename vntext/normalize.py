@@ -8,6 +8,7 @@ then works on :func:`fold`-ed syllables, which erase all of those differences.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -50,6 +51,20 @@ def canonical_tone_marks(text: str) -> str:
 
 def fold(text: str) -> str:
     """NFC, then NFD, drop combining marks, đ→d, lower-case."""
+    # Single words are folded millions of times when a large library is
+    # indexed (diacritic restoration, coverage); they repeat, so remember them.
+    return _fold_word(text) if len(text) <= _CACHED_FOLD_CHARS else _fold(text)
+
+
+_CACHED_FOLD_CHARS = 16
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_word(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", nfc(text))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.replace("đ", "d").replace("Đ", "D").lower()
@@ -60,9 +75,14 @@ def words(text: str) -> list[str]:
     return _WORD.findall(nfc(text))
 
 
+# A word with the combining marks an unnormalised text may carry inside it:
+# folding words one by one (each cached) equals folding the text, then splitting.
+_WORD_WITH_MARKS = re.compile(r"[\w\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+
 def syllables(text: str) -> list[str]:
     """Folded word tokens: the unit both the lexical channel and restoration use."""
-    return _WORD.findall(fold(text))
+    return [s for word in _WORD_WITH_MARKS.findall(nfc(text)) for s in _WORD.findall(fold(word))]
 
 
 def has_diacritics(text: str) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import admin, broadcast, qa, quiz, storage
+from bot.cli import admin, broadcast, docs, qa, quiz, storage
 
 app = typer.Typer(
     help="civicbot: hỏi đáp Nghị quyết 05 của Hải Phòng trên Telegram, Zalo và dòng lệnh.",
@@ -21,6 +21,7 @@ storage.register(app)     # db upgrade, export, stats
 admin.register(app)       # admin add|remove|list
 broadcast.register(app)   # broadcast send|list|status|cancel|worker
 quiz.register(app)        # quiz export|report
+docs.register(app)        # docs add|list|show|replace|withdraw|announce|sync
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ from bot.storage.dialogs import DbDialogStore
 from bot.storage import broadcast_models  # noqa: E402,F401
 # So do the quiz tables (rounds, answers, Leitner boxes, poll links).
 from bot.storage import quiz_models  # noqa: E402,F401
+# And the document registry (knowledge added with `civicbot docs`).
+from bot.storage import document_models  # noqa: E402,F401
 
 if TYPE_CHECKING:
     from bot.deps import Deps
