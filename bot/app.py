@@ -11,6 +11,7 @@ from bot.settings import Settings
 from bot.storage import Database, DbDialogStore, upgrade_sync
 from handlers import broadcast, browse, feedback, leaderboard, officials, privacy, qa, quiz, ratings, start, subscription
 from knowledge.base import KnowledgeBase
+from knowledge.enumerations import ITEM_PREFIX
 from retrieval.batching import AsyncSearcher
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.searcher import HybridSearcher
@@ -43,6 +44,9 @@ def build_router() -> Router:
     router.callback(browse.MODEL_PREFIX, browse.on_model_button)
     router.callback(browse.CRITERIA_PREFIX, browse.on_criteria_button)
     router.callback("p", qa.show_passage)
+    router.callback(ITEM_PREFIX, qa.show_list_item)
+    router.callback(qa.FORWARD_PREFIX, qa.forward_to_officials)
+    router.callback(start.COMMAND_PREFIX, start.run_command)
     router.callback(ratings.RATE_PREFIX, ratings.on_rate)
     router.callback(feedback.PREFIX, feedback.on_button)
     router.callback(subscription.PREFIX, subscription.on_button)
@@ -100,8 +104,10 @@ def build_deps(settings: Settings, searcher: HybridSearcher | None = None,
     knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
     searcher = searcher or build_searcher(settings, knowledge)
     db = db or build_database(settings)
-    return Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
+    deps = Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
                 router=build_router(), dialogs=DbDialogStore(db.sessions), db=db)
+    deps.conversation = qa.build_conversation(deps)
+    return deps
 
 
 async def close_deps(deps: Deps) -> None:

@@ -1,121 +1,89 @@
-"""Answer a resident's free-text question by quoting the source text.
+"""Free text in the chat: the conversation's reply, plus what needs storage.
 
-The answer is always the retrieved passage(s), verbatim, with their section
-path. When the text does not cover the question, the bot says so, points to
-the nearest topics and to the menus, and never makes up an answer.
+What the bot says is decided by handlers/conversation.py (the same code
+`civicbot ask` runs). This handler adds the chat's side: the answer log
+(every answer and decline; declines also go to the question inbox), the
+👍/👎 buttons on answers, the "Gửi câu hỏi này tới cán bộ" button on
+declines, and the chat's context for follow-ups. It also serves the buttons
+that open a passage ("p:") or one list item ("i:") whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import replace
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
+from bot.storage import StorageUnavailable, repo, transaction
 from handlers.browse import model_button
+from handlers.context import recall, remember
+from handlers.conversation import (  # noqa: F401 (EMPTY, NOT_TEXT, problem_with: re-exported)
+    EMPTY,
+    NOT_TEXT,
+    Conversation,
+    Response,
+    problem_with,
+)
 from handlers.quoting import quote
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
-from retrieval.searcher import Hit, SearchResult
-from vntext.normalize import fold, has_diacritics, is_mostly_letters
 
-MAX_QUESTION_CHARS = 1000
-# A second passage is quoted too when it scores nearly as well as the first.
-SECOND_QUOTE_RATIO = 0.9
+FORWARD_PREFIX = "hoi"
+FORWARD_LABEL = "📨 Gửi câu hỏi này tới cán bộ"
+FORWARDED = ("Mình đã gửi câu hỏi của bạn tới cán bộ phụ trách. Khi có câu trả lời, cán bộ có thể "
+             "nhắn lại bạn tại đây. Cảm ơn bạn!")
+FORWARDED_NO_WARD = ("Nếu bạn đăng ký nhận tin bằng /dangky, các câu hỏi sau sẽ kèm phường/xã của bạn "
+                     "để cán bộ địa phương tiện hỗ trợ.")
+ALREADY_FORWARDED = "Câu hỏi này đã được gửi tới cán bộ rồi, bạn không cần gửi lại nhé."
+NOT_FORWARDABLE = ("Mình không gửi được câu hỏi này (nút có thể đã cũ, hoặc câu hỏi là của người khác). "
+                   "Bạn gõ lại câu hỏi giúp mình nhé.")
+NO_INBOX = "Xin lỗi, hiện mình chưa chuyển được câu hỏi tới cán bộ. Bạn vui lòng thử lại sau nhé."
+GONE = "Đoạn văn này không còn trong cơ sở tri thức. Bạn gõ lại câu hỏi giúp mình nhé."
 
-EMPTY = (
-    "Bạn chưa nhập câu hỏi. Hãy gõ điều bạn muốn biết về Nghị quyết 05, "
-    "ví dụ: «11 mô hình trọng tâm là gì?»"
-)
-NOT_TEXT = (
-    "Mình chưa hiểu tin nhắn này. Bạn hãy gõ câu hỏi bằng chữ, ví dụ: "
-    "«Tiêu chí con người xã hội chủ nghĩa gồm những gì?»"
-)
-TOO_LONG = (
-    "Câu hỏi dài quá ({length} ký tự). Bạn vui lòng rút gọn dưới {limit} ký tự "
-    "và gửi lại giúp mình nhé."
-)
-DECLINE = (
-    "Xin lỗi, văn bản Nghị quyết 05 và Bộ tiêu chí mà mình có chưa đề cập đến điều bạn hỏi, "
-    "nên mình không trả lời để tránh đưa thông tin không chính xác."
-)
-ENGLISH_NOTE = "(Sorry, I can only answer questions in Vietnamese about Hải Phòng's Resolution 05.)"
-NEAREST = "Có thể bạn quan tâm:"
-MENUS = "Bạn cũng có thể xem 11 mô hình trọng tâm (/mohinh) hoặc bộ tiêu chí (/tieuchi)."
-
-_ENGLISH_HINTS = frozenset("the what who how is are was were do does did of and you your which when where why".split())
+_conversations: dict[tuple[int, int], Conversation] = {}
 
 
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    confident: bool
-    result: SearchResult | None
+def conversation_of(deps: Deps) -> Conversation:
+    """The conversation built at start-up (bot/app.py), or one built once for these deps' knowledge."""
+    if deps.conversation is not None:
+        return deps.conversation
+    key = (id(deps.knowledge), id(deps.router))
+    if key not in _conversations:
+        _conversations[key] = build_conversation(deps)
+    return _conversations[key]
 
 
-def problem_with(question: str) -> str | None:
-    """A friendly reply for input that is not a question we can search, else None."""
-    if not question:
-        return EMPTY
-    if len(question) > MAX_QUESTION_CHARS:
-        return TOO_LONG.format(length=len(question), limit=MAX_QUESTION_CHARS)
-    if not is_mostly_letters(question):
-        return NOT_TEXT
-    return None
-
-
-def compose(result: SearchResult) -> Answer:
-    if result.confident and result.hits:
-        return Answer(_quote_answer(result.hits), True, result)
-    return Answer(_decline(result), False, result)
-
-
-def _quote_answer(hits: list[Hit]) -> str:
-    parts = ["Theo văn bản:", quote(hits[0].passage)]
-    if len(hits) > 1 and hits[1].score >= SECOND_QUOTE_RATIO * hits[0].score:
-        parts.append(quote(hits[1].passage))
-    return "\n\n".join(parts)
-
-
-def _decline(result: SearchResult) -> str:
-    parts = [DECLINE]
-    if _looks_english(result.question):
-        parts.append(ENGLISH_NOTE)
-    topics = _nearest_sections(result.hits)
-    if topics:
-        parts.append(NEAREST + "\n" + "\n".join(f"• {t}" for t in topics))
-    parts.append(MENUS)
-    return "\n\n".join(parts)
-
-
-def _nearest_sections(hits: list[Hit], limit: int = 3) -> list[str]:
-    seen: list[str] = []
-    for hit in hits:
-        if hit.passage.section not in seen:
-            seen.append(hit.passage.section)
-    return seen[:limit]
-
-
-def _looks_english(text: str) -> bool:
-    words = fold(text).split()
-    return not has_diacritics(text) and sum(w.strip("?!.,") in _ENGLISH_HINTS for w in words) >= 1
+def build_conversation(deps: Deps) -> Conversation:
+    commands = [(c.name, c.description) for c in deps.router.public_commands()]
+    return Conversation(deps.knowledge, commands, deps.settings.referral_line)
 
 
 async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
     """Trả lời câu hỏi về Nghị quyết 05 bằng trích dẫn văn bản."""
-    problem = problem_with(msg.text)
-    if problem:
-        return [Reply(problem)]
-    result = deps.search_ahead or await deps.searcher.search(msg.text, k=deps.settings.top_k)
-    answer = compose(result)
-    answer_id = await record_answer(msg, deps, result, answer.confident)   # declines too
-    named_model = deps.knowledge.catalog.find_model(msg.text)
-    model_row = [model_button(named_model)] if named_model else []
-    if answer.confident:
-        # The rating buttons carry the answer-log id (handlers/ratings.py).
-        return [Reply.with_buttons(answer.text, rating_row(answer_id), model_row)]
-    topics = [Button(f"📄 {h.passage.section_path[-1]}", f"p:{h.passage.id}") for h in result.hits[:2]]
-    return [Reply.with_buttons(answer.text, topics, [
-        Button("11 mô hình", "m:list"), Button("Bộ tiêu chí", "t:root"),
-    ])]
+    conversation = conversation_of(deps)
+    response = await conversation.respond(
+        msg.text,
+        search=lambda question: deps.searcher.search(question, k=deps.settings.top_k),
+        recall=lambda: recall(msg, deps),
+        search_ahead=deps.search_ahead,
+        can_forward=deps.answer_log is not None,
+    )
+    if not response.logged:
+        await remember(msg, deps, response.context)
+        return [response.reply]
+    answer_id = await record_answer(msg, deps, response)
+    if answer_id is None:                       # nothing stored: keep the context in memory
+        await remember(msg, deps, response.context)
+    reply = response.reply
+    if response.kind == "decline":
+        forward = [Button(FORWARD_LABEL, f"{FORWARD_PREFIX}:{answer_id}")] if answer_id is not None else []
+        return [replace(reply, buttons=(tuple(forward), *reply.buttons) if forward else reply.buttons)]
+    # The rating buttons carry the answer-log id (handlers/ratings.py).
+    rows = [*reply.buttons, tuple(rating_row(answer_id))]
+    named_model = deps.knowledge.catalog.find_model(msg.text) if response.kind == "answer" else None
+    if named_model:
+        rows.append((model_button(named_model),))
+    return [replace(reply, buttons=tuple(r for r in rows if r))]
 
 
 async def show_passage(msg: Incoming, deps: Deps) -> list[Reply]:
@@ -123,5 +91,35 @@ async def show_passage(msg: Incoming, deps: Deps) -> list[Reply]:
     passage_id = (msg.callback_data or "").partition(":")[2]
     passage = deps.knowledge.corpus.by_id().get(passage_id)
     if passage is None:
-        return [Reply("Đoạn văn này không còn trong cơ sở tri thức. Bạn gõ lại câu hỏi giúp mình nhé.")]
-    return [Reply(quote(passage))]
+        return [Reply(GONE)]
+    response = conversation_of(deps).open_section(passage.id.rsplit(".", 1)[0], focus=passage.id)
+    await remember(msg, deps, response.context)
+    return [Reply(quote(passage), buttons=response.reply.buttons if response.kind == "follow_up" else ())]
+
+
+async def show_list_item(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "i:<section id>:<n>": list item n of a section, whole."""
+    section_id, _, index = (msg.callback_data or "").partition(":")[2].rpartition(":")
+    if not section_id or not re.fullmatch(r"[0-9]{1,3}", index):
+        return [Reply(GONE)]
+    response = conversation_of(deps).show_list_item(section_id, int(index))
+    await remember(msg, deps, response.context)
+    return [response.reply]
+
+
+async def forward_to_officials(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "hoi:<answer id>": send a declined question on to officials (once)."""
+    payload = (msg.callback_data or "").partition(":")[2]
+    if not re.fullmatch(r"[0-9]{1,12}", payload):
+        return [Reply(NOT_FORWARDABLE)]
+    try:
+        async with transaction(deps) as session:
+            outcome = await repo.forward_question(session, int(payload), msg.platform, msg.user_id,
+                                                  msg.chat_id, deps.clock())
+            resident = await repo.find_resident(session, msg.platform, msg.user_id)
+    except StorageUnavailable:
+        return [Reply(NO_INBOX)]
+    if outcome == repo.FORWARDED:
+        text = FORWARDED if resident is None or resident.ward else f"{FORWARDED}\n\n{FORWARDED_NO_WARD}"
+        return [Reply(text)]
+    return [Reply(ALREADY_FORWARDED if outcome == repo.ALREADY_FORWARDED else NOT_FORWARDABLE)]

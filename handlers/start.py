@@ -1,9 +1,13 @@
-"""Welcome and help texts."""
+"""Welcome and help texts, and the buttons that run a command ("cmd:<name>")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.deps import Deps
-from bot.messages import Button, Incoming, Reply
+from bot.messages import Incoming, Reply
+from bot.router import STALE_BUTTON
+from handlers.conversation import COMMAND_PREFIX, menu_buttons
 
 WELCOME = (
     "Xin chào! Mình là trợ lý hỏi đáp về Nghị quyết 05 của Thành ủy Hải Phòng "
@@ -14,12 +18,6 @@ WELCOME = (
 )
 
 
-def menu_buttons() -> list[list[Button]]:
-    return [
-        [Button("11 mô hình", "m:list"), Button("Bộ tiêu chí", "t:root")],
-    ]
-
-
 async def start(msg: Incoming, deps: Deps) -> list[Reply]:
     """Bắt đầu trò chuyện."""
     return [Reply.with_buttons(WELCOME, *menu_buttons())]
@@ -27,7 +25,18 @@ async def start(msg: Incoming, deps: Deps) -> list[Reply]:
 
 async def show_help(msg: Incoming, deps: Deps) -> list[Reply]:
     """Hướng dẫn sử dụng."""
-    lines = ["Các lệnh bạn có thể dùng:"]
-    lines += [f"/{c.name} – {c.description}" for c in deps.router.public_commands()]
-    lines.append("Hoặc gõ thẳng câu hỏi, ví dụ: «Tiêu chí con người xã hội chủ nghĩa gồm những gì?»")
-    return [Reply.with_buttons("\n".join(lines), *menu_buttons())]
+    from handlers.qa import conversation_of
+
+    return [conversation_of(deps).help_reply()]
+
+
+async def run_command(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "cmd:<name>": the same as typing /<name> (offered when someone asks how to do it)."""
+    name = (msg.callback_data or "").partition(":")[2]
+    command = next((c for c in deps.router.public_commands() if c.name == name), None)
+    if command is None:
+        return [Reply(STALE_BUTTON)]
+    return await command.handler(replace(msg, text=f"/{name}", text_lines=f"/{name}", callback_data=None), deps)
+
+
+__all__ = ["COMMAND_PREFIX", "WELCOME", "run_command", "show_help", "start"]

@@ -77,6 +77,9 @@ class SearchResult:
     confidence: float      # probability the text answers the question
     confident: bool
     signals: tuple[float, ...] = field(default=())
+    # When declined because the question asks for a kind of fact the text never gives
+    # ("money", "clock", "contact", "person", "place", "procedure"); else "".
+    reason: str = ""
 
 
 def units_for(corpus: Corpus, variants: dict[str, list[str]]) -> list[Unit]:

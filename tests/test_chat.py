@@ -55,7 +55,8 @@ async def test_help_lists_every_public_command(deps):
     ("", "chưa nhập câu hỏi"),
     ("   \t ", "chưa nhập câu hỏi"),
     ("x " * 5000, "dài quá"),
-    ("😀🙏🎉", "gõ câu hỏi bằng chữ"),
+    ("🚗🏠📦", "gõ câu hỏi bằng chữ"),
+    ("?!?", "gõ câu hỏi bằng chữ"),
     ("\x00\x01\x02", "chưa nhập câu hỏi"),
     ("/khonglenhnay", "chưa biết lệnh /khonglenhnay"),
 ])

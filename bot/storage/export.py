@@ -1,4 +1,4 @@
-"""Exports for analysis: feedback, unanswered questions, ratings.
+"""Exports for analysis: feedback, the question inbox, ratings.
 
 Nobody outside the bot needs to know who wrote what, only that two rows
 come from the same person. Each row names its author by a pseudonym:
@@ -21,16 +21,20 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import AnswerLog, Feedback, Resident, UnansweredQuestion
+from bot.storage.models import AnswerLog, Feedback, InboxQuestion, Resident
 
 PSEUDONYM_HEX_CHARS = 16
-KINDS = ("feedback", "unanswered", "ratings")
+KINDS = ("feedback", "questions", "unanswered", "ratings")
 FORMATS = ("csv", "jsonl")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "feedback": ("id", "nguoi_gui", "platform", "topic", "topic_label", "ward", "text", "created_at"),
-    "unanswered": ("id", "nguoi_hoi", "platform", "question", "ward", "nearest_passage_id",
-                   "confidence", "created_at", "resolved_at"),
+    # The question inbox ("unanswered": only the questions nobody has handled yet). The chat id
+    # where an answer can go and who answered are platform ids: never exported.
+    "questions": ("id", "nguoi_hoi", "platform", "ward", "question", "origin", "status", "created_at",
+                  "asked_at", "nearest_passage_id", "confidence", "note", "answer_text", "answered_at"),
+    "unanswered": ("id", "nguoi_hoi", "platform", "ward", "question", "origin", "status", "created_at",
+                   "asked_at", "nearest_passage_id", "confidence", "note", "answer_text", "answered_at"),
     "ratings": ("answer_id", "nguoi_hoi", "platform", "question", "top_passage_id", "confidence",
                 "rating", "answered_at", "rated_at"),
 }
@@ -59,16 +63,18 @@ async def export_rows(session: AsyncSession, kind: str, secret: str) -> list[dic
              "topic_label": f.topic_label, "ward": f.ward, "text": f.text, "created_at": _iso(f.created_at)}
             for f, r in result.all()
         ]
-    if kind == "unanswered":
-        result = await session.execute(
-            select(UnansweredQuestion, Resident).join(Resident, UnansweredQuestion.resident_id == Resident.id)
-            .order_by(UnansweredQuestion.created_at, UnansweredQuestion.id))
+    if kind in ("questions", "unanswered"):
+        query = (select(InboxQuestion, Resident).join(Resident, InboxQuestion.resident_id == Resident.id)
+                 .order_by(InboxQuestion.created_at, InboxQuestion.id))
+        if kind == "unanswered":
+            query = query.where(InboxQuestion.status == "new")
         return [
-            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "question": q.question,
-             "ward": q.ward, "nearest_passage_id": q.nearest_passage_id,
-             "confidence": round(q.confidence, 4), "created_at": _iso(q.created_at),
-             "resolved_at": _iso(q.resolved_at)}
-            for q, r in result.all()
+            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "ward": q.ward, "question": q.question,
+             "origin": q.origin, "status": q.status, "created_at": _iso(q.created_at),
+             "asked_at": _iso(q.asked_at), "nearest_passage_id": q.nearest_passage_id,
+             "confidence": None if q.confidence is None else round(q.confidence, 4), "note": q.note,
+             "answer_text": q.answer_text, "answered_at": _iso(q.answered_at)}
+            for q, r in (await session.execute(query)).all()
         ]
     if kind == "ratings":
         result = await session.execute(
