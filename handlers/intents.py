@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vntext.normalize import TEENCODE, clean_input, fold
+from vntext.normalize import TEENCODE, clean_input, fold, has_diacritics, nfc
 
 # Chat forms of the words below, beyond the shared shorthand (vntext.normalize.TEENCODE).
 _CHAT_FORMS = {
@@ -50,18 +50,59 @@ _EMOTICONS = {":))": "laugh", ":)))": "laugh", "=))": "laugh", ":d": "laugh", "^
               ":)": "laugh", "<3": "praise", ":(": "ack"}
 
 
-def folded_words(text: str) -> list[str]:
-    """The message as folded words, chat forms expanded, stretched letters shortened ("okkk")."""
+def folded_words(text: str, mark_non_pronouns: bool = False) -> list[str]:
+    """The message as folded words, chat forms expanded, stretched letters shortened ("okkk").
+
+    With ``mark_non_pronouns``, a folded word that could be "bạn/mình/mày/tôi/cậu/tao" but
+    is not ("ban hành", "minh bạch", "mấy giờ", "buổi tối", "ai tạo ra") ends in "_", so
+    rules that look for the asker or the bot do not see it.
+    """
+    raw = [t.lower() for t in re.findall(r"\w+", nfc(text))]
+    bare = not has_diacritics(text)
     out: list[str] = []
-    for token in re.findall(r"\w+", fold(text)):
+    for i, original in enumerate(raw):
+        token = fold(original)
         if not _ROMAN_NUMERAL.match(token):     # "iii" is a number, "okkk" is "ok"
             token = _REPEATS.sub(r"\1", token)
+        if mark_non_pronouns and token in _PRONOUNS and not _is_pronoun(raw, i, bare):
+            out.append(token + "_")
+            continue
         expansion = _CHAT_FORMS.get(token)
         if expansion is None:
             shorthand = TEENCODE.get(token)
             expansion = fold(shorthand) if shorthand else token
         out.extend(expansion.split())
     return out
+
+
+# Folded words that may be a pronoun (the asker, or the bot addressed), with the spelling
+# that is, and for text typed without diacritics the neighbours that show they are not.
+_PRONOUNS = {"ban": "bạn", "minh": "mình", "may": "mày", "toi": "tôi", "cau": "cậu", "tao": "tao"}
+_NOT_PRONOUN_NEXT = {
+    "ban": set("hanh nganh thuong chap to quan bi dan tin ve dau do sao an ngay sac be".split()),
+    "minh": set("bach man hoa chu".split()),
+    "may": set("gio moc man tinh bay ngay thang nam lan cai nguoi trieu tram muoi van khoan tuoi".split()),
+    "toi": set("nay qua mai pham uu thieu da dem khuya muon hom".split()),
+    "cau": set("hoi tra do chuyen dao duong thi lac truc noi thu thang ca".split()),
+    "tao": set("ra dieu co viec nen dong".split()),
+}
+_NOT_PRONOUN_PREV = {
+    "ban": set("van trong tai cac mot hai ba mua".split()),
+    "minh": set("van thong liem chung quang cong phat binh".split()),
+    "may": set("bao cai nha tren bang xe chay".split()),
+    "toi": set("buoi dem sang hom chieu phat vao ca".split()),
+    "cau": set("yeu nhu cay cong ky".split()),
+    "tao": set("sang dao cai".split()),
+}
+
+
+def _is_pronoun(raw: list[str], i: int, bare: bool) -> bool:
+    token = fold(raw[i])
+    if not bare:
+        return raw[i] == _PRONOUNS[token] or (token == "tao" and raw[i] == "tao")
+    following = fold(raw[i + 1]) if i + 1 < len(raw) else ""
+    previous = fold(raw[i - 1]) if i > 0 else ""
+    return following not in _NOT_PRONOUN_NEXT[token] and previous not in _NOT_PRONOUN_PREV[token]
 
 
 # -- small talk ----------------------------------------------------------------
@@ -110,17 +151,18 @@ _SMALL_TALK_WORDS: dict[str, tuple[set[str], set[str]]] = {
     ),
 }
 
-# Questions about who or what the bot is, or how it is: answered as small talk.
-# The bot must be the subject, near the start ("trẻ em ở đâu" is not about "em").
-_SUBJECT = r"^(\w+ ){0,3}(?<!van )(ban|bot|may|em|admin|chatbot|cau|tro ly)\b"     # "văn bản" is no "bạn"
+# Questions about who or what the bot is, or how it is: answered as small talk. The bot
+# must be the subject, near the start ("trẻ em ở đâu" is not about "em"); checked on the
+# words with non-pronouns marked (see folded_words).
+_SUBJECT = re.compile(r"^(\w+ ){0,3}(ban|bot|may|em|admin|chatbot|cau|tro ly)\b")
 _IDENTITY = re.compile(
-    _SUBJECT + r".*\b(la ai|la gi|ten (la )?gi|ten gi|ten la|"
-    r"la (robot|nguoi|may|bot|ai|tri tue)|(co )?phai (la )?(robot|nguoi|may|bot|ai|tri tue|chatbot))\b"
-    r"|\bai (tao ra|lam ra|lap trinh|phat trien|viet ra|dung sau|quan ly|so huu|van hanh) (ban|bot|em|may)\b"
-    r"|" + _SUBJECT + r" (la|thuoc) (cua )?(ai|co quan nao|don vi nao)\b"
+    r"\b(la ai|la gi|ten (la )?gi|ten gi|ten la|la (robot|nguoi|may|bot|ai|tri tue)|"
+    r"(co )?phai (la )?(robot|nguoi|may|bot|ai|tri tue|chatbot))\b|\b(la|thuoc) (cua )?(ai|co quan nao|don vi nao)\b"
 )
+_MADE_BY = re.compile(r"\bai (tao ra|lam ra|lap trinh|phat trien|viet ra|dung sau|quan ly|so huu|van hanh) "
+                      r"(ban|bot|em|may)\b")
 _PERSONAL = re.compile(
-    _SUBJECT + r".*\b(khoe|bao nhieu tuoi|may tuoi|nguoi yeu|an com|song o dau|thich gi|buon|"
+    r"\b(khoe|bao nhieu tuoi|may tuoi|nguoi yeu|an com|song o dau|thich gi|buon|"
     r"vui khong|co met|nghi ngoi|ngu chua|lam gi do)\b"
 )
 _PERSONAL_MAX_WORDS = 9
@@ -143,10 +185,12 @@ def small_talk(text: str) -> SmallTalk | None:
     if not words:
         return None
     joined = " ".join(words)
-    if len(words) <= _PERSONAL_MAX_WORDS and _IDENTITY.search(joined):
-        return SmallTalk("identity")
-    if len(words) <= _PERSONAL_MAX_WORDS and _PERSONAL.search(joined):
-        return SmallTalk("personal")
+    if len(words) <= _PERSONAL_MAX_WORDS:
+        about_bot = bool(_SUBJECT.search(" ".join(folded_words(stripped, mark_non_pronouns=True))))
+        if _MADE_BY.search(joined) or about_bot and _IDENTITY.search(joined):
+            return SmallTalk("identity")
+        if about_bot and _PERSONAL.search(joined):
+            return SmallTalk("personal")
     for kind, (core, extra) in _SMALL_TALK_WORDS.items():
         if any(w in core for w in words) and all(w in core or w in extra or w in _ADDRESS for w in words):
             if kind == "call" and not (set(words) & {"oi", "ai"}):
@@ -172,7 +216,9 @@ _GREETING_WORD = r"(?:(?:xin\s+)?chao|hi|hello|alo|da|vang|cam\s+on|ok|oke)"
 _ADDRESSEE = r"(?:ad|admin|ban|bot|oi|a|em|anh|chi|moi\s+nguoi|ca\s+nha)"
 _ASK = r"(?:cho\s+(?:minh|toi|em|tui|chau|con)\s+)?(?:hoi|xin\s+hoi)(?:\s+(?:chut|voi|ti|ty))?"
 _COURTESY_PREFIX = re.compile(
-    rf"^\s*(?:{_GREETING_WORD}(?:[\s,.!:;-]+{_ADDRESSEE})*[\s,.!:;-]+(?:{_ASK}[\s,.:;-]+)?"
+    # "chào bạn, ...", "dạ cho cháu hỏi ...", "cho mình hỏi: ...": a greeting must be set off by
+    # punctuation or followed by "cho ... hỏi" ("Đà Nẵng" starts with "da" too).
+    rf"^\s*(?:{_GREETING_WORD}(?:\s+{_ADDRESSEE})*(?:\s*[,.!:;-][\s,.!:;-]*(?:{_ASK}[\s,.:;-]+)?|\s+{_ASK}[\s,.:;-]+)"
     rf"|(?:{_ADDRESSEE}[\s,.!:;-]+)*{_ASK}[\s,.:;-]+)"
 )
 
@@ -191,7 +237,7 @@ def without_courtesies(text: str) -> str:
 
 # -- questions about the bot -----------------------------------------------------
 
-_SELF = r"\b(toi|minh|em|tui|tao|chau|con|(?<!van )ban|bot|admin|may|chatbot)\b"
+_SELF = r"\b(toi|minh|em|tui|tao|chau|ban|bot|admin|may|chatbot)\b"     # on marked words
 _HOW = r"\b(lam sao|lam the nao|the nao|nhu the nao|ra sao|o dau|cach nao|bang cach nao|huong dan)\b"
 _QUIZ_WORDS = r"\b(do vui|quiz|diem|chi doan|trac nghiem|nguoi choi|bai thi|cuoc thi|tro choi)\b"
 
@@ -229,13 +275,13 @@ _META_RULES = (
     _rule("quyenriengtu", r"\b(bao mat|thong tin ca nhan|du lieu ca nhan|luu (gi|nhung gi|lai gi|thong tin|du lieu)|"
                           r"du lieu cua (toi|minh|em)|thong tin cua (toi|minh|em)|"
                           r"chia se (thong tin|du lieu)|thu thap)\b", needs_person=True),
-    _rule("help", r"\b(huong dan su dung|huong dan dung|tro giup|help|menu|cac lenh|nhung lenh|lenh gi|co lenh)\b"
-                  r"|^huong dan$|\bcach (dung|su dung) (bot|ban|chatbot|tro ly|nay)\b"
-                  r"|" + _SUBJECT + r".*\b(dung|su dung)\b.*\b(the nao|nhu the nao|ra sao|sao)\b"
-                  r"|" + _SUBJECT + r".*\b(lam|giup|ho tro|tra loi|biet) (duoc )?"
-                  r"(gi|nhung gi|viec gi|nhung viec gi|cho toi|cho minh)\b"
+    _rule("help", r"\b(huong dan su dung|huong dan dung|help|menu|cac lenh|nhung lenh|lenh gi|co lenh)\b"
+                  r"|^(huong dan|tro giup)$|\bcach (dung|su dung) (bot|ban|chatbot|tro ly|nay)\b"
                   r"|\b(toi|minh|em) (nen|co the) hoi (gi|nhung gi|ve gi)\b|^hoi (duoc )?(gi|nhung gi)$"),
 )
+# What the bot can do, asked of the bot ("bạn làm được gì", "bot này dùng thế nào").
+_ABILITY = re.compile(r"\b(dung|su dung)\b.*\b(the nao|nhu the nao|ra sao|sao)\b"
+                      r"|\b(lam|giup|ho tro|tra loi|biet) (duoc )?(gi|nhung gi|viec gi|nhung viec gi|cho toi|cho minh)\b")
 _SHORT_META_WORDS = 4      # "góp ý", "đố vui", "menu": the topic word alone is a request
 
 
@@ -245,15 +291,18 @@ def bot_command(text: str) -> str | None:
     if not words:
         return None
     joined = " ".join(words)
+    marked = " ".join(folded_words(text, mark_non_pronouns=True))
     for rule in _META_RULES:
         if not rule.pattern.search(joined):
             continue
         if rule.also is not None and not rule.also.search(joined):
             continue
         if rule.needs_person and len(words) > _SHORT_META_WORDS and not (
-                re.search(_SELF, joined) or re.search(_HOW, joined)):
+                re.search(_SELF, marked) or re.search(_HOW, joined)):
             continue
         return rule.command
+    if _SUBJECT.search(marked) and _ABILITY.search(joined):
+        return "help"
     return None
 
 

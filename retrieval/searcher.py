@@ -7,7 +7,10 @@ everyday words (lexicon). Each channel scores every indexing unit; a
 passage takes the best score of its units (itself or one of its question
 variants). Scores are fused as a weighted sum of per-query normalised
 channel scores, and the decision to answer is a logistic model over a few
-absolute signals, fitted on labelled questions by bench/calibrate.py.
+absolute signals, fitted on labelled questions by bench/calibrate.py. A
+question asking for a kind of fact the knowledge never gives (a price, an
+opening hour, a phone number, an office holder's name, a procedure...) is
+declined whatever it scores (retrieval/scope.py).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from retrieval.lexical import LexicalIndex
 from retrieval.lexicon import Lexicon
 from retrieval.restore import DiacriticRestorer
 from retrieval.lexical import QUERY_STOPWORDS
+from retrieval.scope import ScopeProfile, cues
 from vntext.normalize import (
     TEENCODE,
     canonical_tone_marks,
@@ -45,7 +49,7 @@ class FusionParams:
 
     dense_weight: float = 0.5
     question_unit_bonus: float = 0.0
-    # Logistic model over [top fused-channel signals]; answer when p >= threshold.
+    # Logistic model over the signals (see HybridSearcher._signals); answer when p >= threshold.
     coef: tuple[float, ...] = (8.0, 4.0, 2.0)
     intercept: float = -8.0
     threshold: float = 0.5
@@ -126,6 +130,14 @@ class CoverageModel:
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
 
+    def unknown_share(self, query: str) -> float:
+        """Share of the question's (weighted) words the knowledge base never uses at all."""
+        content = [t for t in _content_words(query) if fold(t) not in QUERY_STOPWORDS]
+        if not content:
+            return 0.0
+        weight = lambda t: self._idf.get(t, self._unknown_idf)  # noqa: E731
+        return sum(weight(t) for t in content if t not in self._idf) / sum(weight(t) for t in content)
+
     def coverage(self, query: str, passages: list[int]) -> tuple[float, float]:
         tokens = _content_words(query)
         content = [t for t in tokens if fold(t) not in QUERY_STOPWORDS]
@@ -173,6 +185,7 @@ class HybridSearcher:
         self._unit_passage = np.array([passage_pos[u.passage_id] for u in units])
         self._unit_is_question = np.array([u.kind == "question" for u in units])
         self._coverage = CoverageModel(units, passage_pos)
+        self._scope = ScopeProfile.of([p.text for p in corpus.passages])
 
     @property
     def dense_manifest(self):
@@ -236,13 +249,15 @@ class HybridSearcher:
         ]
         signals = self._signals(dense, top_bm25, dense_query, order)
         confidence = self._confidence(signals)
+        reason = self._scope.missing_fact(dense_query)
         return SearchResult(
             question=question,
             normalised=dense_query,
             hits=hits,
             confidence=confidence,
-            confident=confidence >= self.params.threshold,
+            confident=confidence >= self.params.threshold and not reason,
             signals=signals,
+            reason=reason,
         )
 
     def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order) -> tuple[float, ...]:
@@ -255,6 +270,8 @@ class HybridSearcher:
             math.log1p(top_bm25),      # lexical evidence
             words_cov,                 # informative words the answers account for
             bigrams_cov,               # ... and word pairs, which are far less ambiguous
+            self._coverage.unknown_share(query),   # words the knowledge never uses at all
+            *cues(query),              # about now / asks when / where / which one (retrieval/scope.py)
         )
 
     def _confidence(self, signals: tuple[float, ...]) -> float:
