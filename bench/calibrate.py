@@ -18,7 +18,7 @@
    what the data gives.
 
 Writes retrieval/calibration.json, which the searcher loads at start.
-Calibrate on bench/data/heldout.jsonl and bench/data/everyday-fit.jsonl
+Calibrate on bench/data/heldout.jsonl and knowledge/data/off_topic.yaml
 (written independently of the indexed question variants); check on
 bench/data/everyday-check.jsonl, bench/data/inscope-check.jsonl and
 ../shared/eval/dev.jsonl, never fit on them.
@@ -43,7 +43,14 @@ from handlers.intents import read  # noqa: E402
 from retrieval.searcher import CALIBRATION_FILE  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
-FIT_SETS = [DATA / "heldout.jsonl", DATA / "everyday-fit.jsonl"]
+FIT_SETS = [DATA / "heldout.jsonl"]
+
+
+def off_topic_items() -> list[dict]:
+    """The everyday questions the text does not answer (knowledge/data/off_topic.yaml)."""
+    from retrieval.offtopic import load_questions
+
+    return [{"q": q, "expect": [], "kind": "out_of_scope"} for q in load_questions()]
 
 DENSE_WEIGHTS = [round(w, 2) for w in np.arange(0.2, 0.81, 0.05)]
 QUESTION_BONUSES = [0.0, 0.01, 0.02, 0.04]
@@ -64,7 +71,7 @@ def main() -> None:
 
     searcher = build_searcher(get_settings())
     # What reaches the decline model: not small talk, not a question about the bot.
-    items = [it for path in args.sets for it in load_set(path)
+    items = [it for it in [*(it for path in args.sets for it in load_set(path)), *off_topic_items()]
              if not (lambda r: r.small_talk or r.command)(read(it["q"]))]
     base = searcher.params
 
@@ -103,7 +110,8 @@ def main() -> None:
         intercept=float(model.intercept_[0]),
         threshold=threshold,
     )
-    payload = asdict(params) | {"fitted_on": [p.name for p in args.sets], "items": len(kept)}
+    payload = asdict(params) | {"fitted_on": [p.name for p in args.sets] + ["off_topic.yaml"],
+                                "items": len(kept)}
     CALIBRATION_FILE.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(f"written {CALIBRATION_FILE}")
 

@@ -130,16 +130,30 @@ def folded(text: str) -> str:
     return " ".join(re.findall(r"\w+", fold(expand_teencode(nfc(text)))))
 
 
+# "Có bao nhiêu trường đại học?": a count of something. The text counts few things (its
+# 11 models, 3 lines of defence, its groups and criteria); a count of anything else is a
+# figure it does not give.
+# ("mấy" alone is left out: folded, it is also "máy", as in "bộ máy", "nhà máy".)
+_COUNT = re.compile(r"\b(?:bao nhieu|co may) (\w+)(?: (\w+))?")
+_COUNTABLE_IN_LISTS = frozenset("nhom tieu chi yeu to phan muc y noi dung diem mo hinh pham chat thanh khia m2".split())
+_NUMBER_THEN_NOUN = re.compile(r"(\d+(?:[.,]\d+)?\s*%?)\s+(\w+)")
+
+
 @dataclass(frozen=True)
 class ScopeProfile:
     """Which kinds of fact the knowledge never gives (so questions asking for them are declined)."""
 
     absent: frozenset[str]
+    counted: frozenset[str] = frozenset()       # folded nouns the text gives a number of
 
     @classmethod
     def of(cls, texts: list[str]) -> "ScopeProfile":
         joined = "\n".join(texts)
-        return cls(frozenset(kind for kind, (_, gives) in _ASKS.items() if not re.search(gives, joined)))
+        counted = {fold(noun) for _, noun in _NUMBER_THEN_NOUN.findall(joined)}
+        if "%" in joined:
+            counted.add("phan")                 # "bao nhiêu phần trăm"
+        return cls(frozenset(kind for kind, (_, gives) in _ASKS.items() if not re.search(gives, joined)),
+                   frozenset(counted) | _COUNTABLE_IN_LISTS)
 
     def missing_fact(self, question: str) -> str:
         """The kind of fact ``question`` asks for that the knowledge never gives, else ""."""
@@ -149,6 +163,8 @@ class ScopeProfile:
                 return kind
         if _OTHER_PLACE.search(text):
             return "place"
+        if self.counted and any(noun not in self.counted for noun, _ in _COUNT.findall(text)):
+            return "figure"
         return ""
 
 

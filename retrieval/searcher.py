@@ -27,6 +27,7 @@ from retrieval.dense import DenseIndex, Unit
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.lexicon import Lexicon
+from retrieval.offtopic import nearest
 from retrieval.restore import DiacriticRestorer
 from retrieval.lexical import QUERY_STOPWORDS
 from retrieval.scope import ScopeProfile, cues
@@ -170,6 +171,7 @@ class HybridSearcher:
         embedder: Embedder,
         lexicon: Lexicon,
         params: FusionParams,
+        off_topic: np.ndarray | None = None,
     ):
         self.corpus = corpus
         self.params = params
@@ -186,6 +188,8 @@ class HybridSearcher:
         self._unit_is_question = np.array([u.kind == "question" for u in units])
         self._coverage = CoverageModel(units, passage_pos)
         self._scope = ScopeProfile.of([p.text for p in corpus.passages])
+        # Everyday questions the text does not answer (retrieval/offtopic.py).
+        self._off_topic = off_topic if off_topic is not None else np.zeros((0, 1), dtype=np.float32)
 
     @property
     def dense_manifest(self):
@@ -247,7 +251,9 @@ class HybridSearcher:
             Hit(self.corpus.passages[i], float(fused[i]), float(dense[i]), float(lexical[i]))
             for i in order
         ]
-        signals = self._signals(dense, top_bm25, dense_query, order)
+        asked_like = float(unit_cos[self._unit_is_question].max()) if self._unit_is_question.any() else 0.0
+        off_topic_margin = nearest(self._off_topic, vector) - asked_like
+        signals = self._signals(dense, top_bm25, dense_query, order, off_topic_margin)
         confidence = self._confidence(signals)
         reason = self._scope.missing_fact(dense_query)
         return SearchResult(
@@ -260,7 +266,8 @@ class HybridSearcher:
             reason=reason,
         )
 
-    def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order) -> tuple[float, ...]:
+    def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order,
+                 off_topic_margin: float) -> tuple[float, ...]:
         """Absolute evidence that the text covers the question (not relative ranks)."""
         best = int(order[0])
         top = [int(i) for i in order[:COVERAGE_TOP_N]]
@@ -272,6 +279,7 @@ class HybridSearcher:
             bigrams_cov,               # ... and word pairs, which are far less ambiguous
             self._coverage.unknown_share(query),   # words the knowledge never uses at all
             *cues(query),              # about now / asks when / where / which one (retrieval/scope.py)
+            off_topic_margin,          # closer to everyday questions than to the text's own questions
         )
 
     def _confidence(self, signals: tuple[float, ...]) -> float:

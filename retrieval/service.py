@@ -10,6 +10,7 @@ from knowledge.base import KnowledgeBase
 from retrieval import dense
 from retrieval.embedder import Embedder
 from retrieval.lexicon import Lexicon
+from retrieval.offtopic import load_questions, open_bank
 from retrieval.searcher import FusionParams, HybridSearcher, units_for
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def open_searcher(
         dense.save(index, index_dir)
     else:
         index = dense.load(index_dir)
+    off_topic = open_bank(load_questions(), embedder, index_dir)
     return HybridSearcher(
-        knowledge.corpus, units, index, embedder, Lexicon.load(), FusionParams.load()
+        knowledge.corpus, units, index, embedder, Lexicon.load(), FusionParams.load(), off_topic
     )
