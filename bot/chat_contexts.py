@@ -25,7 +25,9 @@ class ChatContexts(Protocol):
         """The chat's context, or None when there is none or it expired."""
         ...
 
-    async def put(self, platform: str, chat_id: str, state: dict[str, Any]) -> None: ...
+    async def put(self, platform: str, chat_id: str, user_id: str, state: dict[str, Any]) -> None:
+        """Keep ``state`` for the chat (``user_id``: whose answer it was)."""
+        ...
 
 
 class MemoryChatContexts:
@@ -42,7 +44,7 @@ class MemoryChatContexts:
             return None
         return dict(entry[1])
 
-    async def put(self, platform: str, chat_id: str, state: dict[str, Any]) -> None:
+    async def put(self, platform: str, chat_id: str, user_id: str, state: dict[str, Any]) -> None:
         key = (platform, chat_id)
         self._states.pop(key, None)
         self._states[key] = (self._clock(), dict(state))

@@ -115,7 +115,9 @@ def _what_the_text_says(model: FocusModel, knowledge: KnowledgeBase) -> list[str
                 said.setdefault(section_path, []).append(sentence)
     lines = []
     if listed or said:
-        where = model.mentions[0].section
+        listing = next((e for e in knowledge.enumerations
+                        if any(i.opens == f"{MODEL_PREFIX}:{model.number}" for i in e.items)), None)
+        where = listing.section if listing else model.mentions[0].section
         lines.append(f"Đây là mô hình thứ {model.number} trong {len(knowledge.catalog.models)} mô hình "
                      f"trọng tâm mà Nghị quyết 05 triển khai (📄 {where}).")
     # One location line per section, not one per sentence.
@@ -175,15 +177,16 @@ async def browse_criteria(msg: Incoming, deps: Deps) -> list[Reply]:
 
 
 async def on_criteria_button(msg: Incoming, deps: Deps) -> list[Reply]:
-    """Button "t:root" or "t:<section id>": a section of any document."""
+    """Button "t:root" or "t:<section id>": a section of any document; a criteria group
+    comes as its list, each item a button (the same reply a follow-up gets)."""
+    from handlers.qa import conversation_of
+
     payload = (msg.callback_data or "").partition(":")[2]
-    section_id = None if payload == "root" else payload
-    reply = section_view(deps.knowledge, section_id)
-    if section_id and _find(deps.knowledge, section_id) is not None:
-        items = next((e for e in deps.knowledge.enumerations
-                      if e.section_id == section_id and e.shape == "items"), None)
-        await remember(msg, deps, ChatContext("section", section_id, items.id if items else ""))
-    return [reply]
+    if payload == "root" or _find(deps.knowledge, payload) is None:
+        return [section_view(deps.knowledge, None if payload == "root" else payload)]
+    response = conversation_of(deps).open_section(payload)
+    await remember(msg, deps, response.context)
+    return [response.reply]
 
 
 def _find(knowledge: KnowledgeBase, section_id: str) -> tuple[Document, Section] | None:
@@ -223,6 +226,12 @@ def section_view(knowledge: KnowledgeBase, section_id: str | None) -> Reply:
     back = _back_button(doc, section, knowledge.catalog.criteria_document)
     rows = [[b] for b in buttons] + ([[back]] if back else [])
     return Reply.with_buttons("\n\n".join(body), *rows)
+
+
+def back_row(knowledge: KnowledgeBase, section_id: str) -> list[Button]:
+    found = _find(knowledge, section_id)
+    back = _back_button(found[0], found[1], knowledge.catalog.criteria_document) if found else None
+    return [back] if back else []
 
 
 def _back_button(doc: Document, section: Section, criteria_document: str) -> Button | None:

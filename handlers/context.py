@@ -23,6 +23,7 @@ class ChatContext:
     item: int | None = None           # the item shown (0-based), for "tiếp theo"
     passage_id: str = ""
     list_question: bool = False       # the last question asked for a list
+    noun: str = ""                    # ... of what ("nhóm", "yếu tố"), for "còn X thì sao?"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,4 +45,4 @@ async def recall(msg: "Incoming", deps: "Deps") -> ChatContext | None:
 async def remember(msg: "Incoming", deps: "Deps", context: ChatContext | None) -> None:
     """Keep ``context`` for the chat's next follow-up (not inside the update's transaction)."""
     if context is not None:
-        await deps.chat_contexts.put(msg.platform, msg.chat_id, context.to_dict())
+        await deps.chat_contexts.put(msg.platform, msg.chat_id, msg.user_id, context.to_dict())

@@ -51,6 +51,10 @@ NOT_TEXT = (
     "Mình chưa hiểu tin nhắn này. Bạn hãy gõ câu hỏi bằng chữ, ví dụ: "
     "Tiêu chí con người xã hội chủ nghĩa gồm những gì?"
 )
+NUMBER_ONLY = (
+    "Số này không ứng với lựa chọn nào đang mở. Bạn chọn một số trong danh sách gần nhất, "
+    "hoặc gõ câu hỏi bằng chữ nhé."
+)
 TOO_LONG = (
     "Câu hỏi dài quá ({length} ký tự). Bạn vui lòng rút gọn dưới {limit} ký tự "
     "và gửi lại giúp mình nhé."
@@ -60,7 +64,7 @@ ANSWER_LEAD = "Theo văn bản:"
 READ_WHOLE = "📖 Đọc cả đoạn"
 
 DECLINE = (
-    "Xin lỗi, văn bản mình có không nói về điều bạn hỏi, nên mình không trả lời để tránh đưa "
+    "Xin lỗi, văn bản mình có chưa đề cập đến điều bạn hỏi, nên mình không trả lời để tránh đưa "
     "thông tin không chính xác."
 )
 WHAT_I_KNOW = (
@@ -68,7 +72,7 @@ WHAT_I_KNOW = (
     "cách tổ chức thực hiện) và Bộ tiêu chí xây dựng Chủ nghĩa xã hội gắn với con người "
     "Xã hội chủ nghĩa (Phụ lục 1)."
 )
-NEAREST = "Phần gần nhất với câu hỏi của bạn: {topics}."
+NEAREST = "Phần gần nhất trong văn bản: {topics}."
 FORWARD_OFFER = "Nếu muốn, bạn có thể gửi câu hỏi này tới cán bộ phụ trách để được giải đáp."
 ENGLISH_NOTE = "(Sorry, I can only answer questions in Vietnamese about Hải Phòng's Resolution 05.)"
 MENUS = "Bạn cũng có thể xem 11 mô hình trọng tâm (/mohinh) hoặc bộ tiêu chí (/tieuchi)."
@@ -149,7 +153,9 @@ def menu_buttons() -> list[list[Button]]:
 
 @dataclass(frozen=True)
 class Response:
-    kind: str        # "answer", "list", "follow_up", "decline", "small_talk", "bot_help", "problem"
+    # "answer", "list", "follow_up", "decline", "small_talk", "bot_help", "notice" (a note on a
+    # follow-up: nothing before it, no such item...), "problem" (input that is not a question)
+    kind: str
     reply: Reply
     confident: bool = False
     result: SearchResult | None = None
@@ -253,7 +259,8 @@ class Conversation:
 
     def list_answer(self, enumeration: Enumeration, ask: ListAsk | None, result: SearchResult | None) -> Response:
         shown = tuple(self._passages_of(enumeration.section_id))
-        context = ChatContext("list", enumeration.section_id, enumeration.id, list_question=ask is not None)
+        context = ChatContext("list", enumeration.section_id, enumeration.id, list_question=ask is not None,
+                              noun=ask.noun if ask else "")
         return Response("list", list_reply(enumeration, ask), True, result, shown, context)
 
     def _whole_section(self, reading: Reading, result: SearchResult) -> Enumeration | None:
@@ -269,25 +276,17 @@ class Conversation:
     # -- declines ---------------------------------------------------------------------
 
     def decline(self, result: SearchResult, can_forward: bool) -> Response:
-        parts = [DECLINE]
-        reason = REASONS.get(result.reason, "")
-        if reason:
-            parts.append(reason)
-        parts.append(WHAT_I_KNOW)
+        """What the bot knows, why not this, the nearest topics, and where to ask instead."""
+        parts = [" ".join(p for p in (DECLINE, REASONS.get(result.reason, ""), WHAT_I_KNOW) if p)]
         if _looks_english(result.question):
             parts.append(ENGLISH_NOTE)
         nearest = _nearest_sections(result.hits)
         if nearest:
             parts.append(NEAREST.format(topics="; ".join(p.section_path[-1] for p in nearest)))
-        if can_forward:
-            parts.append(FORWARD_OFFER)
-        if self.referral_line:
-            parts.append(self.referral_line)
+        parts.append(" ".join(p for p in (FORWARD_OFFER if can_forward else "", self.referral_line) if p))
         parts.append(MENUS)
-        topics = [Button(f"📄 {p.section_path[-1]}"[:64], f"p:{p.id}") for p in nearest]
-        reply = Reply.with_buttons("\n\n".join(parts), topics, [
-            Button("11 mô hình", f"{MODEL_PREFIX}:list"), Button("Bộ tiêu chí", f"{SECTION_PREFIX}:root"),
-        ])
+        topics = [[Button(f"📄 {p.section_path[-1]}"[:64], f"p:{p.id}")] for p in nearest]
+        reply = Reply.with_buttons("\n\n".join(p for p in parts if p), *topics)
         return Response("decline", reply, False, result, reason=result.reason)
 
     # -- follow-ups ---------------------------------------------------------------------
@@ -297,14 +296,15 @@ class Conversation:
         if move.move == "topic":
             if context is None or not context.list_question:
                 return None
-            match = self.lists.find(ListAsk(False, "", move.topic))
-            return self.list_answer(match.enumeration, ListAsk(False, "", move.topic), None) if match else None
+            ask = ListAsk(False, context.noun, move.topic)
+            match = self.lists.find(ask)
+            return self.list_answer(match.enumeration, ask, None) if match else None
         if move.move == "item" and move.level == "model":
             return self.open_model(move.number)
         if context is None:
             if move.move == "item":
                 return None          # "nhóm 3 là gì?" with nothing before: a question of its own
-            return Response("problem", Reply.with_buttons(NO_CONTEXT, *menu_buttons()[:1]))
+            return Response("notice", Reply.with_buttons(NO_CONTEXT, *menu_buttons()[:1]))
         if move.move == "item":
             return self._numbered(move, context)
         if move.move in ("next", "previous"):
@@ -318,7 +318,7 @@ class Conversation:
                 if number == move.number:
                     return self.open_item(enumeration, index)
         where = "danh sách vừa rồi"
-        return Response("problem", Reply(NO_SUCH_ITEM.format(number=move.number, where=where)))
+        return Response("notice", Reply(NO_SUCH_ITEM.format(number=move.number, where=where)))
 
     def _candidates(self, level: str, context: ChatContext) -> list[Enumeration]:
         """Lists a numbered reference may point into, nearest first, by the level it names."""
@@ -359,13 +359,13 @@ class Conversation:
                 return self._neighbour(parts, ids.index(context.section_id) + step, step)
         if shown is not None and context.item is not None:
             return self._neighbour(shown, context.item + step, step)
-        return Response("problem", Reply.with_buttons(NO_CONTEXT, *menu_buttons()[:1]))
+        return Response("notice", Reply.with_buttons(NO_CONTEXT, *menu_buttons()[:1]))
 
     def _neighbour(self, enumeration: Enumeration, index: int, step: int) -> Response:
         if 0 <= index < len(enumeration.items):
             return self.open_item(enumeration, index)
-        return Response("problem", Reply.with_buttons(LAST_ITEM if step > 0 else FIRST_ITEM,
-                                                      *browse_list_button(enumeration)))
+        return Response("notice", Reply.with_buttons(LAST_ITEM if step > 0 else FIRST_ITEM,
+                                                     *browse_list_button(enumeration)))
 
     def _more(self, context: ChatContext) -> Response:
         """"Nói rõ hơn": the whole section behind the last answer, verbatim."""
@@ -373,7 +373,7 @@ class Conversation:
         if context.kind in ("list", "section") and shown is not None:
             if any(item.named for item in shown.items):
                 return self._full_items(shown)
-            return Response("follow_up", Reply.with_buttons(NOTHING_MORE, *_item_rows(shown)))
+            return Response("notice", Reply.with_buttons(NOTHING_MORE, *_item_rows(shown)))
         if context.kind == "model" and shown is not None and context.item is not None:
             return self.open_model(context.item + 1)
         return self.open_section(context.section_id, focus=context.passage_id)
@@ -406,7 +406,7 @@ class Conversation:
         found = self._section(section_id)
         items = self._items_of(section_id)
         if found is None or items is None or not 0 <= index < len(items.items):
-            return Response("problem", Reply(browse.GONE))
+            return Response("notice", Reply(browse.GONE))
         item = items.items[index]
         nav = []
         if index > 0:
@@ -423,7 +423,12 @@ class Conversation:
         items = self._items_of(section_id)
         if items is not None:
             response = self.list_answer(items, None, None)
-            return replace(response, kind="follow_up", context=replace(response.context, kind="section"))
+            reply = response.reply
+            back = browse.back_row(self.knowledge, section_id)
+            if back:
+                reply = replace(reply, buttons=(*reply.buttons, tuple(back)))
+            return replace(response, kind="follow_up", reply=reply,
+                           context=replace(response.context, kind="section"))
         reply = browse.section_view(self.knowledge, section_id)
         passages = tuple(self._passages_of(section_id))
         return Response("follow_up", reply, bool(passages), shown=passages,
@@ -432,7 +437,7 @@ class Conversation:
     def open_model(self, number: int | None) -> Response:
         models = self.knowledge.catalog.models
         if number is None or not 1 <= number <= len(models):
-            return Response("problem", Reply(NO_SUCH_ITEM.format(number=number, where="11 mô hình")))
+            return Response("notice", Reply(NO_SUCH_ITEM.format(number=number, where="11 mô hình")))
         model = models[number - 1]
         listing = next((e for e in self.knowledge.enumerations if any(i.opens == f"{MODEL_PREFIX}:{number}"
                                                                        for i in e.items)), None)
@@ -486,6 +491,8 @@ def problem_with(question: str) -> str | None:
         return EMPTY
     if len(question) > MAX_QUESTION_CHARS:
         return TOO_LONG.format(length=len(question), limit=MAX_QUESTION_CHARS)
+    if question.strip().isdigit():
+        return NUMBER_ONLY
     if not is_mostly_letters(question):
         return NOT_TEXT
     return None

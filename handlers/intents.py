@@ -154,10 +154,12 @@ _SMALL_TALK_WORDS: dict[str, tuple[set[str], set[str]]] = {
 # Questions about who or what the bot is, or how it is: answered as small talk. The bot
 # must be the subject, near the start ("trẻ em ở đâu" is not about "em"); checked on the
 # words with non-pronouns marked (see folded_words).
-_SUBJECT = re.compile(r"^(\w+ ){0,3}(ban|bot|may|em|admin|chatbot|cau|tro ly)\b")
+_BOT = r"\b(ban|bot|may|em|admin|chatbot|cau|tro ly)"
+_SUBJECT = re.compile(r"^(\w+ ){0,3}" + _BOT + r"\b")
+# ... and what is asked is about it: "bạn tên gì", "bot này là ai", "bạn có phải là AI không".
 _IDENTITY = re.compile(
-    r"\b(la ai|la gi|ten (la )?gi|ten gi|ten la|la (robot|nguoi|may|bot|ai|tri tue)|"
-    r"(co )?phai (la )?(robot|nguoi|may|bot|ai|tri tue|chatbot))\b|\b(la|thuoc) (cua )?(ai|co quan nao|don vi nao)\b"
+    _BOT + r"( \w+){0,2} (la ai|la gi|ten (la )?gi|ten gi|ten la|la (robot|nguoi|may|bot|ai|tri tue)|"
+    r"(co )?phai (la )?(robot|nguoi|may|bot|ai|tri tue|chatbot)|(la|thuoc) (cua )?(ai|co quan nao|don vi nao))\b"
 )
 _MADE_BY = re.compile(r"\bai (tao ra|lam ra|lap trinh|phat trien|viet ra|dung sau|quan ly|so huu|van hanh) "
                       r"(ban|bot|em|may)\b")
@@ -186,8 +188,9 @@ def small_talk(text: str) -> SmallTalk | None:
         return None
     joined = " ".join(words)
     if len(words) <= _PERSONAL_MAX_WORDS:
-        about_bot = bool(_SUBJECT.search(" ".join(folded_words(stripped, mark_non_pronouns=True))))
-        if _MADE_BY.search(joined) or about_bot and _IDENTITY.search(joined):
+        marked = " ".join(folded_words(stripped, mark_non_pronouns=True))
+        about_bot = bool(_SUBJECT.search(marked))
+        if _MADE_BY.search(joined) or _IDENTITY.search(marked):
             return SmallTalk("identity")
         if about_bot and _PERSONAL.search(joined):
             return SmallTalk("personal")

@@ -66,8 +66,9 @@ def _summary_text(s: repo.DataSummary, quiz: tuple[int, int] = (0, 0)) -> str:
         lines.append("• Đăng ký nhận tin: đã ngừng")
     if s.chi_doan:
         lines.append(f"• Chi đoàn: {s.chi_doan}")
+    sent = f", bạn đã gửi tới cán bộ {s.sent_to_officials}" if s.sent_to_officials else ""
     lines.append(f"• Câu hỏi đã gửi: {s.questions} (đã đánh giá {s.ratings}; "
-                 f"chưa trả lời được {s.unanswered}, trong đó bạn gửi tới cán bộ {s.sent_to_officials})")
+                 f"chưa trả lời được {s.unanswered}{sent})")
     lines.append(f"• Góp ý: {s.feedback}")
     if quiz[0] or quiz[1]:
         lines.append(f"• Bài đố vui: {quiz[0]} bài, {quiz[1]} câu trả lời")

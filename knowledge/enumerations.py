@@ -171,5 +171,7 @@ def _fit(data: str) -> str:
 
 
 def short_name(item: Item, limit: int = 40) -> str:
-    """A button label for an item: its name, cut at a word boundary when long."""
-    return section_label(item.name) if len(item.name) > limit else item.name
+    """A button label for an item: its name without "3." in front (platforms without buttons
+    number the choices themselves), cut at a word boundary when long."""
+    name = item.name[len(item.marker):].strip() if item.marker[:1].isdigit() else item.name
+    return section_label(name) if len(name) > limit else name

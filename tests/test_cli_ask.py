@@ -35,11 +35,15 @@ def answers(model_settings, real_searcher):
         "",
         "   ",
         "x" * 10_000,
-        "😀🙏🎉",
+        "🚗🏠📦",
         "Ai\x00 ban\x07 hành\x1b nghị quyết?",
         unicodedata.normalize("NFD", "Thành phố âm nhạc"),
         "Hải Phòng có mô hình 学校 trường học xã hội chủ nghĩa không?",
         "Who issued the resolution?",
+        "cảm ơn bạn nhiều",
+        "làm sao để gửi góp ý",
+        "tieu chi con nguoi xhcn gom nhung nhom nao",
+        "Giá vé xe buýt Hải Phòng bao nhiêu tiền?",
     ]
     rows = ask(model_settings, stdin="\n".join(questions) + "\n")
     assert len(rows) == len(questions)
@@ -48,7 +52,7 @@ def answers(model_settings, real_searcher):
 
 def test_every_line_has_exactly_the_documented_shape(answers):
     for row in answers.values():
-        assert set(row) == {"question", "confident", "answer", "sources"}
+        assert set(row) == {"question", "confident", "answer", "sources", "kind"}
         assert isinstance(row["confident"], bool) and isinstance(row["answer"], str) and row["answer"]
         for source in row["sources"]:
             assert set(source) == {"text", "section", "score"}
@@ -97,3 +101,22 @@ def test_english_question_gets_a_vietnamese_decline_with_an_english_note(answers
 def test_question_argument_and_top_k(model_settings, real_searcher):
     (row,) = ask(model_settings, "--top-k", "2", "11 mô hình trọng tâm gồm những gì?")
     assert len(row["sources"]) == 2 and "11 mô hình" in row["sources"][0]["text"]
+
+
+def test_small_talk_and_help_are_never_confident_and_quote_nothing(answers):
+    thanks, how = answers[11], answers[12]
+    assert (thanks["kind"], thanks["confident"], thanks["sources"]) == ("small_talk", False, [])
+    assert "«" not in thanks["answer"] and "chưa đề cập" not in thanks["answer"]
+    assert (how["kind"], how["confident"]) == ("bot_help", False) and "/gopy" in how["answer"]
+
+
+def test_a_list_question_gets_the_whole_list_the_chat_would_show(answers):
+    row = answers[13]
+    assert row["kind"] == "list" and row["confident"]
+    assert "gồm 6 nhóm:" in row["answer"] and "6. Tự chủ, tự tin, tự lực, tự cường, tự hào dân tộc" in row["answer"]
+
+
+def test_an_everyday_question_is_declined_with_its_reason(answers):
+    row = answers[14]
+    assert row["kind"] == "decline" and not row["confident"]
+    assert "Văn bản không nêu số tiền" in row["answer"]

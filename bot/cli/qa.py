@@ -53,7 +53,7 @@ def ask(
                     {"text": h.passage.text, "section": h.passage.section, "score": round(h.score, 4)}
                     for h in hits
                 ],
-                # answer, list, follow_up, decline, small_talk, bot_help or problem
+                # answer, list, follow_up, decline, small_talk, bot_help, notice or problem
                 "kind": response.kind,
             }
             if as_json:

@@ -43,10 +43,10 @@ class DbChatContexts:
             found = await repo.chat_contexts(session, keys, self._clock() - self.ttl)
         return [found.get(key) for key in keys]
 
-    async def put(self, platform: str, chat_id: str, state: dict[str, Any]) -> None:
+    async def put(self, platform: str, chat_id: str, user_id: str, state: dict[str, Any]) -> None:
         now = self._clock()
         async with self._sessions.begin() as session:
-            await repo.save_chat_contexts(session, {(platform, chat_id): state}, now)
+            await repo.save_chat_contexts(session, {(platform, chat_id): (user_id, state)}, now)
             if self._next_prune is None or now >= self._next_prune:
                 self._next_prune = now + PRUNE_EVERY
                 await repo.prune_chat_contexts(session, now - self.ttl)

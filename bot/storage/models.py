@@ -217,6 +217,8 @@ class ChatContextState(Base):
 
     platform: Mapped[str] = mapped_column(String(PLATFORM_LEN), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LEN), primary_key=True)
+    # Whose answer it was (so /xoadulieu finds it in a group chat too).
+    platform_user_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LEN))
     state: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

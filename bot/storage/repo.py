@@ -127,7 +127,8 @@ async def log_answers(session: AsyncSession, entries: Sequence[AnswerEntry], now
                 for e, r, answer_id in zip(entries, asker, ids) if not e.confident]
     if declined:
         await session.execute(insert_rows(InboxQuestion), declined)
-    contexts = {(e.platform, e.chat_id): e.context for e in entries if e.context is not None and e.chat_id}
+    contexts = {(e.platform, e.chat_id): (e.user_id, e.context) for e in entries
+                if e.context is not None and e.chat_id}
     if contexts:
         await save_chat_contexts(session, contexts, now)
     return ids
@@ -135,17 +136,18 @@ async def log_answers(session: AsyncSession, entries: Sequence[AnswerEntry], now
 
 # Chat context ------------------------------------------------------------
 
-async def save_chat_contexts(session: AsyncSession, contexts: dict[tuple[str, str], dict[str, Any]],
-                             now: datetime) -> None:
-    """Store what the last answer in each chat showed (one row per chat, replaced)."""
+async def save_chat_contexts(session: AsyncSession,
+                             contexts: dict[tuple[str, str], tuple[str, dict[str, Any]]], now: datetime) -> None:
+    """Store what the last answer in each chat showed: (platform, chat id) → (user id, state); one row per chat."""
     insert = insert_for(session)
     stmt = insert(ChatContextState).values([
-        {"platform": platform, "chat_id": chat_id, "state": state, "updated_at": now}
-        for (platform, chat_id), state in sorted(contexts.items())
+        {"platform": platform, "chat_id": chat_id, "platform_user_id": user_id, "state": state, "updated_at": now}
+        for (platform, chat_id), (user_id, state) in sorted(contexts.items())
     ])
     await session.execute(stmt.on_conflict_do_update(
         index_elements=[ChatContextState.platform, ChatContextState.chat_id],
-        set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        set_={"platform_user_id": stmt.excluded.platform_user_id, "state": stmt.excluded.state,
+              "updated_at": stmt.excluded.updated_at},
     ))
 
 
@@ -339,9 +341,11 @@ async def delete_resident_data(session: AsyncSession, platform: str, user_id: st
     removed = (await session.execute(
         delete(DialogState).where(DialogState.platform == platform, DialogState.platform_user_id == user_id)
     )).rowcount or 0
-    # The last answer shown in their private chat (whose id is theirs).
+    # The last answer shown to them, in their private chat or a group.
     removed += (await session.execute(
-        delete(ChatContextState).where(ChatContextState.platform == platform, ChatContextState.chat_id == user_id)
+        delete(ChatContextState).where(ChatContextState.platform == platform,
+                                       (ChatContextState.platform_user_id == user_id)
+                                       | (ChatContextState.chat_id == user_id))
     )).rowcount or 0
     resident = await find_resident(session, platform, user_id)
     if resident is None:

@@ -76,6 +76,7 @@ def upgrade() -> None:
         "chat_contexts",
         sa.Column("platform", sa.String(16), nullable=False),
         sa.Column("chat_id", sa.String(64), nullable=False),
+        sa.Column("platform_user_id", sa.String(64), nullable=False),
         sa.Column("state", JSON_DOC, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("platform", "chat_id", name=op.f("pk_chat_contexts")),
