@@ -22,7 +22,7 @@ the stored context); `civicbot ask` prints the same reply as JSON.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from bot.messages import Button, Reply
 from handlers import browse
@@ -32,7 +32,7 @@ from handlers.lists import ListFinder, list_buttons, list_reply
 from handlers.quoting import LeadPicker, quote, quote_text
 from knowledge.base import KnowledgeBase
 from knowledge.documents import Passage, Section
-from knowledge.enumerations import ITEM_PREFIX, MODEL_PREFIX, SECTION_PREFIX, Enumeration, item_data
+from knowledge.enumerations import MODEL_PREFIX, SECTION_PREFIX, Enumeration, item_data
 from retrieval.searcher import Hit, SearchResult
 from vntext.normalize import fold, has_diacritics, is_mostly_letters
 
@@ -162,7 +162,6 @@ class Response:
     shown: tuple[Passage, ...] = ()          # passages the reply quotes, best first
     context: ChatContext | None = None       # what a follow-up may refer to next; None: unchanged
     reason: str = ""                         # why a question was declined, when known
-    extra_rows: tuple[tuple[Button, ...], ...] = field(default=())
 
     @property
     def logged(self) -> bool:

@@ -22,7 +22,6 @@ from handlers.conversation import (  # noqa: F401 (EMPTY, NOT_TEXT, problem_with
     EMPTY,
     NOT_TEXT,
     Conversation,
-    Response,
     problem_with,
 )
 from handlers.quoting import quote
