@@ -199,16 +199,16 @@ class Conversation:
         reading = read(text)
         if reading.small_talk is not None:
             return self.small_talk(reading.small_talk.kind)
+        if reading.follow_up is not None and reading.command is None:    # "ý 2" is short but means something
+            context = await recall() if recall is not None else None
+            followed = self.follow(reading, reading.follow_up, context)
+            if followed is not None:
+                return followed
         problem = problem_with(reading.text)
         if problem:
             return Response("problem", Reply(problem))
         if reading.command is not None:
             return self.bot_help(reading.command)
-        if reading.follow_up is not None:
-            context = await recall() if recall is not None else None
-            followed = self.follow(reading, reading.follow_up, context)
-            if followed is not None:
-                return followed
         result = search_ahead if _same_question(search_ahead, reading) else await search(reading.question)
         if reading.list_ask is not None:
             match = self.lists.find(reading.list_ask)
@@ -301,14 +301,19 @@ class Conversation:
         if move.move == "item" and move.level == "model":
             return self.open_model(move.number)
         if context is None:
-            if move.move == "item":
-                return None          # "nhóm 3 là gì?" with nothing before: a question of its own
+            if move.move == "item" and len(reading.question.split()) > 3:
+                return None          # "nhóm 3 nói về gì?" with nothing before: a question of its own
             return Response("notice", Reply.with_buttons(NO_CONTEXT, *menu_buttons()[:1]))
         if move.move == "item":
-            return self._numbered(move, context)
-        if move.move in ("next", "previous"):
-            return self._step(1 if move.move == "next" else -1, move, context)
-        return self._more(context)
+            response = self._numbered(move, context)
+        elif move.move in ("next", "previous"):
+            response = self._step(1 if move.move == "next" else -1, move, context)
+        else:
+            response = self._more(context)
+        if response.context is not None and context.list_question:
+            # Still within a list question: "còn X thì sao?" asks for X's list next.
+            response = replace(response, context=replace(response.context, list_question=True, noun=context.noun))
+        return response
 
     def _numbered(self, move: FollowUp, context: ChatContext) -> Response:
         for enumeration in self._candidates(move.level, context):

@@ -186,8 +186,10 @@ async def test_roman_and_bare_references_and_no_context(deps):
 
 async def test_a_topic_follow_up_after_a_list_question_is_a_list_question(deps):
     transcript = await reply_to(deps, "tiêu chí chủ nghĩa xã hội gồm những nhóm nào",
-                                "còn con người xã hội chủ nghĩa thì sao?")
-    assert "gồm 6 nhóm:" in transcript.split("(Trả lời bằng số để chọn.)")[1]
+                                "còn con người xã hội chủ nghĩa thì sao?", "ý 2", "còn thành phố văn minh thì sao?")
+    replies = transcript.split("(Trả lời bằng số để chọn.)")
+    assert "gồm 6 nhóm:" in replies[1]
+    assert "«(vi) An ninh, trật tự được đảm bảo" not in replies[3] and "(vi) An ninh, trật tự được đảm bảo" in replies[3]
 
 
 # -- 6. model pages -----------------------------------------------------------------------------
