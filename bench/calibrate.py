@@ -1,20 +1,27 @@
 """Fit fusion weights and the answer/decline model on labelled questions.
 
-    .venv/bin/python bench/calibrate.py [SET.jsonl] [--min-answered 0.96]
+    .venv/bin/python bench/calibrate.py [SET.jsonl ...] [--min-answered 0.96]
 
 1. Fusion: grid search of the dense weight (and a bonus for matching a
-   question variant) by MRR@10 on the set's in-scope questions.
+   question variant) by MRR@10 on the sets' in-scope questions.
 2. Confidence: logistic regression over the searcher's absolute signals
-   (answer cosine, BM25 evidence, word and word-pair coverage), labels
-   in-scope = 1 / out-of-scope = 0, class-balanced.
+   (answer cosine, BM25 evidence, word and word-pair coverage, the share of
+   words the knowledge never uses, and whether the question is about now,
+   asks when, where or which one), labels in-scope = 1 / out-of-scope = 0,
+   class-balanced. Only questions that reach the model are fitted: small
+   talk and questions about the bot are answered before any search
+   (handlers/intents.py), and questions asking for a kind of fact the text
+   never gives are declined by rule (retrieval/scope.py).
 3. Threshold: the highest probability that still answers at least
    --min-answered of the in-scope questions, so residents are not refused
    on questions the text covers; out-of-scope questions declined is then
    what the data gives.
 
 Writes retrieval/calibration.json, which the searcher loads at start.
-Calibrate on bench/data/heldout.jsonl; keep ../shared/eval/dev.jsonl for
-checking, never for fitting.
+Calibrate on bench/data/heldout.jsonl and knowledge/data/off_topic.yaml
+(written independently of the indexed question variants); check on
+bench/data/everyday-check.jsonl, bench/data/inscope-check.jsonl and
+../shared/eval/dev.jsonl, never fit on them.
 """
 
 from __future__ import annotations
@@ -29,10 +36,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.evaluate import DEFAULT_SETS, load_set, rank_of, run  # noqa: E402
+from bench.evaluate import load_set, rank_of, run  # noqa: E402
 from bot.app import build_searcher  # noqa: E402
 from bot.settings import get_settings  # noqa: E402
+from handlers.intents import read  # noqa: E402
 from retrieval.searcher import CALIBRATION_FILE  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+FIT_SETS = [DATA / "heldout.jsonl"]
+
+
+def off_topic_items() -> list[dict]:
+    """The everyday questions the text does not answer (knowledge/data/off_topic.yaml)."""
+    from retrieval.offtopic import load_questions
+
+    return [{"q": q, "expect": [], "kind": "out_of_scope"} for q in load_questions()]
 
 DENSE_WEIGHTS = [round(w, 2) for w in np.arange(0.2, 0.81, 0.05)]
 QUESTION_BONUSES = [0.0, 0.01, 0.02, 0.04]
@@ -45,14 +63,16 @@ def mrr(items, results) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("set", nargs="?", type=Path, default=DEFAULT_SETS[0])
+    parser.add_argument("sets", nargs="*", type=Path, default=FIT_SETS)
     parser.add_argument("--min-answered", type=float, default=0.96)
     args = parser.parse_args()
 
     from sklearn.linear_model import LogisticRegression
 
     searcher = build_searcher(get_settings())
-    items = load_set(args.set)
+    # What reaches the decline model: not small talk, not a question about the bot.
+    items = [it for it in [*(it for path in args.sets for it in load_set(path)), *off_topic_items()]
+             if not (lambda r: r.small_talk or r.command)(read(it["q"]))]
     base = searcher.params
 
     best = None
@@ -67,8 +87,12 @@ def main() -> None:
 
     searcher.params = replace(base, dense_weight=weight, question_unit_bonus=bonus)
     results = run(searcher, items)
-    X = np.array([r.signals for r in results])
-    y = np.array([1 if it["expect"] else 0 for it in items])
+    ruled = sum(1 for r in results if r.reason)
+    kept = [(it, r) for it, r in zip(items, results) if not r.reason]
+    print(f"{len(items)} questions; {ruled} declined by rule (a kind of fact the text never gives), "
+          f"{len(kept)} fitted")
+    X = np.array([r.signals for _, r in kept])
+    y = np.array([1 if it["expect"] else 0 for it, _ in kept])
     model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(X, y)
     p = model.predict_proba(X)[:, 1]
     in_scope = np.sort(p[y == 1])
@@ -78,7 +102,7 @@ def main() -> None:
     declined = float(np.mean(p[y == 0] < threshold))
     print(f"confidence: coef={np.round(model.coef_[0], 3).tolist()} "
           f"intercept={model.intercept_[0]:.3f} threshold={threshold:.3f}")
-    print(f"on {args.set.name}: in-scope answered {answered:.3f}, out-of-scope declined {declined:.3f}")
+    print(f"fitted questions: in-scope answered {answered:.3f}, out-of-scope declined {declined:.3f}")
 
     params = replace(
         searcher.params,
@@ -86,7 +110,8 @@ def main() -> None:
         intercept=float(model.intercept_[0]),
         threshold=threshold,
     )
-    payload = asdict(params) | {"fitted_on": args.set.name, "items": len(items)}
+    payload = asdict(params) | {"fitted_on": [p.name for p in args.sets] + ["off_topic.yaml"],
+                                "items": len(kept)}
     CALIBRATION_FILE.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(f"written {CALIBRATION_FILE}")
 

@@ -4,12 +4,16 @@
 
 Same metric as ../shared/eval/score.py (expected substring, NFC + casefold,
 in the first k sources), computed in-process so several configurations can
-be compared in one run: lexical only, dense only, fused.
+be compared in one run: lexical only, dense only, fused. Whether a question
+is answered is decided as in the chat (handlers/conversation.py): small talk
+and questions about the bot are never answered from the text, list
+questions are answered from the document structure.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import unicodedata
@@ -21,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_searcher  # noqa: E402
 from bot.settings import get_settings  # noqa: E402
-from handlers.qa import problem_with  # noqa: E402
+from handlers.conversation import Conversation  # noqa: E402
+from knowledge.base import KnowledgeBase  # noqa: E402
 from retrieval.searcher import HybridSearcher, SearchResult  # noqa: E402
 
 DEFAULT_SETS = [Path(__file__).parent / "data" / "heldout.jsonl"]
@@ -44,15 +49,25 @@ def rank_of(item: dict, result: SearchResult) -> int | None:
 
 
 def run(searcher: HybridSearcher, items: list[dict]) -> list[SearchResult]:
-    return searcher.search_many([it["q"] for it in items], k=10)
+    """One search per question, as the bot does: the 8-bit question encoder quantises each
+    batch as a whole, so a question searched within a batch can score slightly differently."""
+    return [searcher.search(it["q"], k=10) for it in items]
 
 
-def score(items: list[dict], results: list[SearchResult]) -> dict:
+def answered_in_chat(conversation: Conversation, searcher: HybridSearcher, question: str,
+                     result: SearchResult) -> bool:
+    """Whether the chat would answer ``question`` from the text (``result``: its search)."""
+    async def search(text: str) -> SearchResult:
+        return searcher.search(text, k=10)
+
+    return asyncio.run(conversation.respond(question, search, search_ahead=result)).confident
+
+
+def score(items: list[dict], results: list[SearchResult], answered: list[bool]) -> dict:
     by_kind: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
     oos = [0, 0]
     confident_in = 0
-    for item, result in zip(items, results):
-        answered = result.confident and problem_with(result.question) is None
+    for item, result, answered in zip(items, results, answered):
         if not item["expect"]:
             oos[0] += 1
             oos[1] += not answered
@@ -89,7 +104,10 @@ def main() -> None:
     parser.add_argument("sets", nargs="*", type=Path, default=DEFAULT_SETS)
     parser.add_argument("--misses", action="store_true", help="list questions not at rank 1")
     args = parser.parse_args()
-    searcher = build_searcher(get_settings())
+    settings = get_settings()
+    knowledge = KnowledgeBase.load(settings.knowledge_dir)
+    searcher = build_searcher(settings, knowledge)
+    conversation = Conversation(knowledge)
     fused_params = searcher.params
     for path in args.sets:
         items = load_set(path)
@@ -97,7 +115,8 @@ def main() -> None:
         for label, weight in (("lexical only", 0.0), ("dense only", 1.0), ("fused", fused_params.dense_weight)):
             searcher.params = replace(fused_params, dense_weight=weight)
             results = run(searcher, items)
-            rows[label] = (score(items, results), results)
+            answered = [answered_in_chat(conversation, searcher, it["q"], r) for it, r in zip(items, results)]
+            rows[label] = (score(items, results, answered), results)
         searcher.params = fused_params
         report, results = rows["fused"]
         print_report(f"{path.name} (fused, dense weight {fused_params.dense_weight})", report)

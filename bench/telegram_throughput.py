@@ -49,7 +49,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
 
 from bot.pipeline import FLOOD_NOTICE, TRY_LATER  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
@@ -119,7 +118,8 @@ async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:
     from bot.platforms.telegram import WEBHOOK_PATH, split_for_telegram, start_telegram
     from bot.runner import build_http_app
     from bot.settings import HttpSettings, Settings, TelegramSettings
-    from handlers.qa import compose, problem_with
+    from handlers.conversation import Conversation, problem_with
+    from knowledge.base import KnowledgeBase
     from retrieval.batching import AsyncSearcher
 
     logging.basicConfig(level=logging.WARNING, format="bot %(levelname)s %(name)s: %(message)s")
@@ -137,13 +137,20 @@ async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:
     )
     started = time.monotonic()
     settings = serving_settings(settings)   # as `civicbot run` does
-    searcher = build_searcher(settings)                 # the real default model; builds data/index if stale
+    knowledge = KnowledgeBase.load(settings.knowledge_dir)
+    searcher = build_searcher(settings, knowledge)      # the real default model; builds data/index if stale
     # Questions answered in exactly one message, so replies map to questions one to one.
     candidates = [json.loads(line)["q"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     candidates = [q for q in candidates if problem_with(q) is None]
     results = searcher.search_many(candidates, k=settings.top_k)
-    questions = [q for q, r in zip(candidates, results)
-                 if len(split_for_telegram(compose(r).text, TELEGRAM_TEXT_LIMIT)) == 1]
+    conversation = Conversation(knowledge)
+
+    async def searched(text: str):
+        return searcher.search(text, k=settings.top_k)
+
+    replies = [await conversation.respond(q, searched, search_ahead=r) for q, r in zip(candidates, results)]
+    questions = [q for q, reply in zip(candidates, replies)
+                 if len(split_for_telegram(reply.text, TELEGRAM_TEXT_LIMIT)) == 1]
     load_seconds = time.monotonic() - started
 
     timings = Timings()
@@ -157,7 +164,8 @@ async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:
     if embedder is not None:
         embedder.embed_queries = timings.wrap("embed_batch", embedder.embed_queries)
     if storage == "sqlite":
-        deps = build_deps(settings.model_copy(update={"data_dir": Path(tmp.name)}), searcher=searcher)
+        deps = build_deps(settings.model_copy(update={"data_dir": Path(tmp.name)}), searcher=searcher,
+                          knowledge=knowledge)
     else:
         from knowledge.base import KnowledgeBase
         deps = Deps(settings=settings, knowledge=KnowledgeBase.load(settings.knowledge_dir),

@@ -79,8 +79,10 @@ def build_deps(settings: Settings, searcher: LiveSearcher | None = None,
         knowledge = LiveKnowledge(searcher.live)
     knowledge = knowledge or KnowledgeBase.load(settings.knowledge_dir)
     db = db or build_database(settings)
-    return Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
+    deps = Deps(settings=settings, knowledge=knowledge, searcher=AsyncSearcher(searcher),
                 router=build_router(), dialogs=DbDialogStore(db.sessions), db=db)
+    qa.conversation_of(deps)        # built now (lists, leads), not on the first question
+    return deps
 
 
 WARM_UP_QUESTION = "Nghị quyết 05 có những mô hình trọng tâm nào?"

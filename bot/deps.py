@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.chat_contexts import ChatContexts, MemoryChatContexts
 from bot.dialogs import DialogStore, MemoryDialogStore
 from bot.messages import utcnow
 from bot.router import Router
@@ -39,12 +40,21 @@ class Deps:
     quiz_bank: BankLoader = field(default_factory=BankLoader)
     # Records answers by group commit (bot/storage/answer_log.py); made from ``db``.
     answer_log: "AnswerLogWriter | None" = None
+    # What the last answer in each chat showed, for follow-ups; in the database when there is one.
+    chat_contexts: "ChatContexts | None" = None
 
     def __post_init__(self) -> None:
         if self.answer_log is None and self.db is not None:
             from bot.storage.answer_log import AnswerLogWriter
 
             self.answer_log = AnswerLogWriter(self.db.sessions, self.clock)
+        if self.chat_contexts is None:
+            if self.db is not None:
+                from bot.storage.chat_contexts import DbChatContexts
+
+                self.chat_contexts = DbChatContexts(self.db.sessions, self.clock)
+            else:
+                self.chat_contexts = MemoryChatContexts(self.clock)
 
     @property
     def sessions(self) -> "async_sessionmaker[AsyncSession] | None":

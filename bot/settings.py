@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     # Keyed hash for pseudonymous ids in exports; required in production.
     pseudonym_secret: SecretStr = SecretStr("change-me")
     wards: list[str] = DEFAULT_WARDS
+    # Added to every decline: where residents can ask instead (the city's hotline, the
+    # public-service portal), as the deployment states it. Empty: nothing is added.
+    referral_line: str = ""
     flood_max_messages: int = Field(20, ge=1)
     flood_window_seconds: int = Field(60, ge=1)
 

@@ -29,7 +29,8 @@ WHAT_WE_STORE = (
     "• Mã tài khoản Telegram/Zalo và tên hiển thị của bạn: để nhận ra bạn khi bạn quay lại "
     "và gửi tin bạn đã đăng ký.\n"
     "• Câu hỏi bạn gửi và đánh giá 👍/👎 của bạn: để cán bộ biết câu trả lời nào hữu ích "
-    "và bổ sung những nội dung còn thiếu.\n"
+    "và bổ sung những nội dung còn thiếu. Câu hỏi mình chưa trả lời được (và câu bạn chọn gửi tới "
+    "cán bộ) được lưu cùng phường/xã của bạn và nơi trò chuyện, để cán bộ có thể trả lời bạn.\n"
     "• Góp ý của bạn (chủ đề, nội dung, thời gian): để chuyển tới cán bộ phụ trách.\n"
     "• Phường/xã, nhóm và chi đoàn bạn chọn khi đăng ký nhận tin: để gửi đúng thông báo "
     "và tổng hợp góp ý theo địa bàn.\n"
@@ -84,8 +85,9 @@ def _summary_text(s: repo.DataSummary, quiz: tuple[int, int] = (0, 0)) -> str:
         lines.append("• Đăng ký nhận tin: đã ngừng")
     if s.chi_doan:
         lines.append(f"• Chi đoàn: {s.chi_doan}")
+    sent = f", bạn đã gửi tới cán bộ {s.sent_to_officials}" if s.sent_to_officials else ""
     lines.append(f"• Câu hỏi đã gửi: {s.questions} (đã đánh giá {s.ratings}; "
-                 f"chưa trả lời được {s.unanswered})")
+                 f"chưa trả lời được {s.unanswered}{sent})")
     lines.append(f"• Góp ý: {s.feedback}")
     if quiz[0] or quiz[1]:
         lines.append(f"• Bài đố vui: {quiz[0]} bài, {quiz[1]} câu trả lời")

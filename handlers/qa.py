@@ -1,45 +1,93 @@
-"""Answer a resident's free-text question by quoting the source text.
+"""Free text in the chat: the conversation's reply, plus what needs storage.
 
-The answer is always the retrieved passage(s), verbatim, with their section
-path. When the text does not cover the question, the bot says so, points to
-the nearest topics and to the menus, and never makes up an answer.
+What the bot says is decided by handlers/conversation.py (the same code
+`civicbot ask` runs). This handler adds the chat's side: the answer log
+(every answer and decline; declines also go to the question inbox), the
+👍/👎 buttons on answers, the "Gửi câu hỏi này tới cán bộ" button on
+declines, and the chat's context for follow-ups. It also serves the buttons
+that open a passage ("p:") or one list item ("i:") whole.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
-from handlers.answers import EMPTY, MAX_QUESTION_CHARS, NOT_TEXT, compose, problem_with  # noqa: F401 (re-exported)
-from handlers.browse import CRITERIA_ROOT, MODEL_LIST, model_button
+from bot.storage import StorageUnavailable, repo, transaction
+from handlers.browse import model_button
+from handlers.context import recall, remember
+from handlers.conversation import (  # noqa: F401 (EMPTY, NOT_TEXT, problem_with: re-exported)
+    EMPTY,
+    NOT_TEXT,
+    Conversation,
+    problem_with,
+)
 from handlers.quoting import quote
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
-from knowledge.quiz import strip_number
+from knowledge.enumerations import ITEM_PREFIX
 
 router = Router()
 
 PASSAGE_PREFIX = "p"            # button data "p:<passage id>": quote that passage in full
 
+FORWARD_PREFIX = "hoi"
+FORWARD_LABEL = "📨 Gửi câu hỏi này tới cán bộ"
+FORWARDED = ("Mình đã gửi câu hỏi của bạn tới cán bộ phụ trách. Khi có câu trả lời, cán bộ có thể "
+             "nhắn lại bạn tại đây. Cảm ơn bạn!")
+FORWARDED_NO_WARD = ("Nếu bạn đăng ký nhận tin bằng /dangky, các câu hỏi sau sẽ kèm phường/xã của bạn "
+                     "để cán bộ địa phương tiện hỗ trợ.")
+ALREADY_FORWARDED = "Câu hỏi này đã được gửi tới cán bộ rồi, bạn không cần gửi lại nhé."
+NOT_FORWARDABLE = ("Mình không gửi được câu hỏi này (lựa chọn có thể đã cũ, hoặc câu hỏi là của người khác). "
+                   "Bạn gõ lại câu hỏi giúp mình nhé.")
+NO_INBOX = "Xin lỗi, hiện mình chưa chuyển được câu hỏi tới cán bộ. Bạn vui lòng thử lại sau nhé."
+GONE = "Đoạn văn này không còn trong cơ sở tri thức. Bạn gõ lại câu hỏi giúp mình nhé."
+
+_conversations: dict[tuple[int, int], tuple[int, Conversation]] = {}
+
+
+def conversation_of(deps: Deps) -> Conversation:
+    """The conversation over the knowledge as it stands: built once, and again when a
+    document is published, replaced or withdrawn (the live index's generation changes)."""
+    key = (id(deps.knowledge), id(deps.router))
+    generation = getattr(deps.knowledge, "generation", 0)
+    cached = _conversations.get(key)
+    if cached is None or cached[0] != generation:
+        help_lines = [c.help_line for c in deps.router.public_commands()]
+        cached = (generation, Conversation(deps.knowledge, help_lines, deps.settings.referral_line))
+        _conversations[key] = cached
+    return cached[1]
+
 
 @router.text
 async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
     """Trả lời câu hỏi về Nghị quyết 05 bằng trích dẫn văn bản."""
-    problem = problem_with(msg.text)
-    if problem:
-        return [Reply(problem)]
-    result = deps.search_ahead or await deps.searcher.search(msg.text, k=deps.settings.top_k)
-    answer = compose(result)
-    answer_id = await record_answer(msg, deps, result, answer.confident)   # declines too
-    named_model = deps.knowledge.catalog.find_model(msg.text)
-    model_row = [model_button(named_model)] if named_model else []
-    if answer.confident:
-        # The rating buttons carry the answer-log id (handlers/ratings.py).
-        return [Reply.with_buttons(answer.text, rating_row(answer_id), model_row)]
-    topics = [Button(f"📄 {h.passage.section_path[-1]}", f"{PASSAGE_PREFIX}:{h.passage.id}",
-                     f"📄 {strip_number(h.passage.section_path[-1])}") for h in result.hits[:2]]
-    return [Reply.with_buttons(answer.text, topics, [
-        Button("11 mô hình", MODEL_LIST), Button("Bộ tiêu chí", CRITERIA_ROOT),
-    ])]
+    conversation = conversation_of(deps)
+    response = await conversation.respond(
+        msg.text,
+        search=lambda question: deps.searcher.search(question, k=deps.settings.top_k),
+        recall=lambda: recall(msg, deps),
+        search_ahead=deps.search_ahead,
+        can_forward=deps.answer_log is not None,
+    )
+    if not response.logged:
+        await remember(msg, deps, response.context)
+        return [response.reply]
+    answer_id = await record_answer(msg, deps, response)
+    if answer_id is None:                       # nothing stored: keep the context in memory
+        await remember(msg, deps, response.context)
+    reply = response.reply
+    if response.kind == "decline":
+        forward = [Button(FORWARD_LABEL, f"{FORWARD_PREFIX}:{answer_id}")] if answer_id is not None else []
+        return [replace(reply, buttons=(tuple(forward), *reply.buttons) if forward else reply.buttons)]
+    # The rating buttons carry the answer-log id (handlers/ratings.py).
+    rows = [*reply.buttons, tuple(rating_row(answer_id))]
+    named_model = deps.knowledge.catalog.find_model(msg.text) if response.kind == "answer" else None
+    if named_model:
+        rows.append((model_button(named_model),))
+    return [replace(reply, buttons=tuple(r for r in rows if r))]
 
 
 @router.button(PASSAGE_PREFIX)
@@ -48,5 +96,37 @@ async def show_passage(msg: Incoming, deps: Deps) -> list[Reply]:
     passage_id = (msg.callback_data or "").partition(":")[2]
     passage = deps.knowledge.corpus.by_id().get(passage_id)
     if passage is None:
-        return [Reply("Đoạn văn này không còn trong cơ sở tri thức. Bạn gõ lại câu hỏi giúp mình nhé.")]
-    return [Reply(quote(passage))]
+        return [Reply(GONE)]
+    response = conversation_of(deps).open_section(passage.id.rsplit(".", 1)[0], focus=passage.id)
+    await remember(msg, deps, response.context)
+    return [Reply(quote(passage), buttons=response.reply.buttons if response.kind == "follow_up" else ())]
+
+
+@router.button(ITEM_PREFIX)
+async def show_list_item(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "i:<section id>:<n>": list item n of a section, whole."""
+    section_id, _, index = (msg.callback_data or "").partition(":")[2].rpartition(":")
+    if not section_id or not re.fullmatch(r"[0-9]{1,3}", index):
+        return [Reply(GONE)]
+    response = conversation_of(deps).show_list_item(section_id, int(index))
+    await remember(msg, deps, response.context)
+    return [response.reply]
+
+
+@router.button(FORWARD_PREFIX)
+async def forward_to_officials(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "hoi:<answer id>": send a declined question on to officials (once)."""
+    payload = (msg.callback_data or "").partition(":")[2]
+    if not re.fullmatch(r"[0-9]{1,12}", payload):
+        return [Reply(NOT_FORWARDABLE)]
+    try:
+        async with transaction(deps) as session:
+            outcome = await repo.forward_question(session, int(payload), msg.platform, msg.user_id,
+                                                  msg.chat_id, deps.clock())
+            resident = await repo.find_resident(session, msg.platform, msg.user_id)
+    except StorageUnavailable:
+        return [Reply(NO_INBOX)]
+    if outcome == repo.FORWARDED:
+        text = FORWARDED if resident is None or resident.ward else f"{FORWARDED}\n\n{FORWARDED_NO_WARD}"
+        return [Reply(text)]
+    return [Reply(ALREADY_FORWARDED if outcome == repo.ALREADY_FORWARDED else NOT_FORWARDABLE)]

@@ -1,7 +1,7 @@
 """The answer log behind Q&A, and the 👍/👎 buttons under each answer.
 
 Every answer (and every decline) is logged; declined questions also go to
-the unanswered list officials review. The rating buttons carry the log id
+the question inbox officials work from. The rating buttons carry the log id
 ("rate:up:123"). Only the resident who got the answer can rate it, once:
 the first tap counts and later taps (either button, or a replayed callback)
 change nothing.
@@ -10,13 +10,16 @@ change nothing.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
 from handlers.privacy import stored_text
-from retrieval.searcher import SearchResult
+
+if TYPE_CHECKING:
+    from handlers.conversation import Response
 
 router = Router()
 
@@ -35,8 +38,9 @@ NOT_RATABLE = (
 )
 
 
-async def record_answer(msg: Incoming, deps: Deps, result: SearchResult, confident: bool) -> int | None:
-    """Log the answer (and, when declined, the unanswered question); its id, or None without storage.
+async def record_answer(msg: Incoming, deps: Deps, response: "Response") -> int | None:
+    """Log the answer (a decline also into the question inbox) and the chat's context for
+    follow-ups; the log id, or None without storage.
 
     Through the group-commit writer, not the update's transaction: under load
     one short transaction records the answers of every question in flight.
@@ -44,10 +48,16 @@ async def record_answer(msg: Incoming, deps: Deps, result: SearchResult, confide
     """
     if deps.answer_log is None:
         return None
-    top = result.hits[0].passage.id if result.hits else None
+    result = response.result
+    if response.shown:
+        top = response.shown[0].id
+    else:
+        top = result.hits[0].passage.id if result is not None and result.hits else None
+    confidence = float(result.confidence) if result is not None else 1.0
+    context = response.context.to_dict() if response.context is not None else None
     return await deps.answer_log.record(repo.AnswerEntry(
-        msg.platform, msg.user_id, msg.display_name, stored_text(deps, msg.text), top, confident,
-        float(result.confidence), deps.clock()))
+        msg.platform, msg.user_id, msg.display_name, stored_text(deps, msg.text), top, response.confident, confidence,
+        deps.clock(), msg.chat_id, context))
 
 
 def rating_row(answer_id: int | None) -> list[Button]:

@@ -1,11 +1,13 @@
-"""Welcome and help texts: /start, /help."""
+"""Welcome and help texts (/start, /help), and the buttons that run a command ("cmd:<name>")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.deps import Deps
-from bot.messages import Button, Incoming, Reply
-from bot.router import Router
-from handlers.browse import CRITERIA_ROOT, MODEL_LIST
+from bot.messages import Incoming, Reply
+from bot.router import STALE_BUTTON, Router
+from handlers.conversation import COMMAND_PREFIX, menu_buttons
 
 router = Router()
 
@@ -16,13 +18,6 @@ WELCOME = (
     "Bạn cứ gõ câu hỏi bằng tiếng Việt, có dấu hay không dấu đều được. "
     "Mình trả lời bằng cách trích nguyên văn và ghi rõ mục trong văn bản."
 )
-EXAMPLE = "Hoặc gõ thẳng câu hỏi, ví dụ: «Tiêu chí con người xã hội chủ nghĩa gồm những gì?»"
-
-
-def menu_buttons() -> list[list[Button]]:
-    return [
-        [Button("11 mô hình", MODEL_LIST), Button("Bộ tiêu chí", CRITERIA_ROOT)],
-    ]
 
 
 @router.command("start", "Bắt đầu")
@@ -34,7 +29,17 @@ async def start(msg: Incoming, deps: Deps) -> list[Reply]:
 @router.command("help", "Hướng dẫn sử dụng")
 async def show_help(msg: Incoming, deps: Deps) -> list[Reply]:
     """Hướng dẫn sử dụng."""
-    lines = ["Các lệnh bạn có thể dùng:"]
-    lines += [c.help_line for c in deps.router.public_commands()]
-    lines.append(EXAMPLE)
-    return [Reply.with_buttons("\n".join(lines), *menu_buttons())]
+    from handlers.qa import conversation_of
+
+    return [conversation_of(deps).help_reply()]
+
+
+@router.button(COMMAND_PREFIX)
+async def run_command(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "cmd:<name>": the same as typing /<name> (offered when someone asks how to do it)."""
+    name = (msg.callback_data or "").partition(":")[2]
+    command = next((c for c in deps.router.public_commands() if c.name == name), None)
+    if command is None:
+        return [Reply(STALE_BUTTON)]
+    return await command.handler(replace(msg, text=f"/{name}", text_lines=f"/{name}", callback_data=None), deps)
+

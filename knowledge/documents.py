@@ -53,6 +53,8 @@ class Section:
     key: str               # stable short key: "II", "8", "s2"
     parent: "Section | None" = None
     blocks: list[str] = field(default_factory=list)
+    # Which blocks were written as list items ("- ..."), by index into ``blocks``.
+    bullet_blocks: set[int] = field(default_factory=set)
     children: list["Section"] = field(default_factory=list)
 
     @property
@@ -63,6 +65,11 @@ class Section:
     def number(self) -> str:
         """The source's own number ("II", "8", "ii"), or "" for unnumbered headings."""
         return "" if self.key.startswith("s") and self.key[1:].isdigit() else self.key
+
+    @property
+    def bullets(self) -> list[str]:
+        """The blocks written as list items, in order."""
+        return [b for i, b in enumerate(self.blocks) if i in self.bullet_blocks]
 
     def lineage(self) -> list["Section"]:
         chain, node = [], self
@@ -159,9 +166,12 @@ def parse_markdown(text: str, doc_id: str, path: Path) -> Document:
     root = Section(heading="", editorial=True, level=0, key="")
     current, paragraph = root, []
     counters: dict[int, int] = {}
+    in_bullet = False
 
     def flush() -> None:
         if paragraph:
+            if in_bullet:
+                current.bullet_blocks.add(len(current.blocks))
             current.blocks.append(clean_input(" ".join(paragraph), max_chars=100_000))
             paragraph.clear()
 
@@ -170,6 +180,7 @@ def parse_markdown(text: str, doc_id: str, path: Path) -> Document:
         heading = _HEADING.match(line)
         if heading:
             flush()
+            in_bullet = False
             level, text = len(heading.group(1)), clean_input(heading.group(2), 100_000)
             editorial = text.startswith("[") and text.endswith("]")
             text = text.strip("[]").strip() if editorial else text
@@ -183,8 +194,10 @@ def parse_markdown(text: str, doc_id: str, path: Path) -> Document:
             parent.children.append(current)
         elif not line:
             flush()
+            in_bullet = False
         elif line.startswith(("- ", "* ", "+ ")):
             flush()
+            in_bullet = True
             paragraph.append(line[2:])
         else:
             paragraph.append(line)

@@ -40,6 +40,7 @@ import numpy as np
 
 from knowledge import library
 from knowledge.base import KnowledgeBase
+from knowledge.enumerations import build_enumerations
 from knowledge.documents import Corpus, Document, Passage, passages_of
 from retrieval import dense
 from retrieval.dense import DenseIndex, Unit, embed_units, units_hash
@@ -264,8 +265,10 @@ def newest_first(result: SearchResult, latest: bool = False) -> SearchResult:
 class LiveIndex:
     """The current snapshot of a process, kept up to date with live.json."""
 
-    def __init__(self, base: KnowledgeBase, base_index: DenseIndex, embedder: Embedder, index_dir: Path):
+    def __init__(self, base: KnowledgeBase, base_index: DenseIndex, embedder: Embedder, index_dir: Path,
+                 off_topic: np.ndarray | None = None):
         self._base = base
+        self._off_topic = off_topic
         self._base_units = units_for(base.corpus, base.variants)
         self._base_vectors = base_index.vectors()
         self._base_manifest = base_index.manifest
@@ -352,8 +355,10 @@ class LiveIndex:
         corpus = Corpus(documents, passages)
         previous = getattr(self, "current", None)
         searcher = HybridSearcher(corpus, units, DenseIndex(index, manifest), self._embedder,
-                                  self._lexicon, self._params, previous=previous.searcher if previous else None)
-        knowledge = KnowledgeBase(corpus, self._base.variants, self._base.catalog)
+                                  self._lexicon, self._params, self._off_topic,
+                                  previous=previous.searcher if previous else None)
+        knowledge = KnowledgeBase(corpus, self._base.variants, self._base.catalog,
+                                  tuple(build_enumerations(corpus, self._base.catalog)))
         keep = {(e.code, e.version) for e in entries}
         self._cache = {key: value for key, value in self._cache.items() if key in keep}
         return Snapshot(int(live.get("generation", 0)), knowledge, searcher)
@@ -449,6 +454,18 @@ class LiveKnowledge:
     @property
     def catalog(self):
         return self.live.current.knowledge.catalog
+
+    @property
+    def enumerations(self):
+        return self.live.current.knowledge.enumerations
+
+    def enumeration(self, enumeration_id: str):
+        return self.live.current.knowledge.enumeration(enumeration_id)
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever a document is published, replaced or withdrawn."""
+        return self.live.current.generation
 
 
 def base_index(knowledge: KnowledgeBase, embedder: Embedder, index_dir: Path, rebuild: bool = False,

@@ -7,7 +7,10 @@ everyday words (lexicon). Each channel scores every indexing unit; a
 passage takes the best score of its units (itself or one of its question
 variants). Scores are fused as a weighted sum of per-query normalised
 channel scores, and the decision to answer is a logistic model over a few
-absolute signals, fitted on labelled questions by bench/calibrate.py.
+absolute signals, fitted on labelled questions by bench/calibrate.py. A
+question asking for a kind of fact the knowledge never gives (a price, an
+opening hour, a phone number, an office holder's name, a procedure...) is
+declined whatever it scores (retrieval/scope.py).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from retrieval.dense import DenseIndex, Unit
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.lexicon import Lexicon
+from retrieval.offtopic import nearest
 from retrieval.restore import DiacriticRestorer
 from retrieval.lexical import QUERY_STOPWORDS
+from retrieval.scope import ScopeProfile, cues
 from vntext.normalize import (
     TEENCODE,
     canonical_tone_marks,
@@ -45,7 +50,7 @@ class FusionParams:
 
     dense_weight: float = 0.5
     question_unit_bonus: float = 0.0
-    # Logistic model over [top fused-channel signals]; answer when p >= threshold.
+    # Logistic model over the signals (see HybridSearcher._signals); answer when p >= threshold.
     coef: tuple[float, ...] = (8.0, 4.0, 2.0)
     intercept: float = -8.0
     threshold: float = 0.5
@@ -77,6 +82,9 @@ class SearchResult:
     confidence: float      # probability the text answers the question
     confident: bool
     signals: tuple[float, ...] = field(default=())
+    # When declined because the question asks for a kind of fact the text never gives
+    # ("money", "clock", "contact", "person", "place", "procedure"); else "".
+    reason: str = ""
 
 
 def units_for(corpus: Corpus, variants: dict[str, list[str]]) -> list[Unit]:
@@ -163,6 +171,14 @@ class CoverageModel:
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in self._df.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
 
+    def unknown_share(self, query: str) -> float:
+        """Share of the question's (weighted) words the knowledge base never uses at all."""
+        content = [t for t in _content_words(query) if fold(t) not in QUERY_STOPWORDS]
+        if not content:
+            return 0.0
+        weight = lambda t: self._idf.get(t, self._unknown_idf)  # noqa: E731
+        return sum(weight(t) for t in content if t not in self._idf) / sum(weight(t) for t in content)
+
     def coverage(self, query: str, passages: list[int]) -> tuple[float, float]:
         tokens = _content_words(query)
         content = [t for t in tokens if fold(t) not in QUERY_STOPWORDS]
@@ -214,10 +230,12 @@ class HybridSearcher:
         embedder: Embedder,
         lexicon: Lexicon,
         params: FusionParams,
+        off_topic: np.ndarray | None = None,
         previous: "HybridSearcher | None" = None,
     ):
-        """``previous``: a searcher over a corpus that differs by a few documents
-        (retrieval/live.py): its statistics are updated, not rebuilt."""
+        """``off_topic``: vectors of everyday questions the text does not answer
+        (retrieval/offtopic.py). ``previous``: a searcher over a corpus that differs
+        by a few documents (retrieval/live.py): its statistics are updated, not rebuilt."""
         self.corpus = corpus
         self.params = params
         self._units = units
@@ -241,6 +259,9 @@ class HybridSearcher:
                 [u.text for u in units] + lexicon.vocabulary() + list(TEENCODE.values())
             )
             self._coverage = CoverageModel(units, passage_pos)
+        self._scope = ScopeProfile.of([p.text for p in corpus.passages])
+        # Everyday questions the text does not answer (retrieval/offtopic.py).
+        self._off_topic = off_topic if off_topic is not None else np.zeros((0, 1), dtype=np.float32)
 
     @property
     def dense_manifest(self):
@@ -311,15 +332,19 @@ class HybridSearcher:
             Hit(self.corpus.passages[i], float(fused[i]), float(dense[i]), float(lexical[i]))
             for i in order
         ]
-        signals = self._signals(dense, top_bm25, dense_query, order)
+        asked_like = float(unit_cos[self._unit_is_question].max()) if self._unit_is_question.any() else 0.0
+        off_topic_margin = nearest(self._off_topic, vector) - asked_like
+        signals = self._signals(dense, top_bm25, dense_query, order, off_topic_margin)
         confidence = self._confidence(signals)
+        reason = self._scope.missing_fact(dense_query)
         return SearchResult(
             question=question,
             normalised=dense_query,
             hits=hits,
             confidence=confidence,
-            confident=confidence >= self.params.threshold,
+            confident=confidence >= self.params.threshold and not reason,
             signals=signals,
+            reason=reason,
         )
 
     def _best_of_units(self, unit_scores: np.ndarray, floor: float) -> np.ndarray:
@@ -329,7 +354,8 @@ class HybridSearcher:
         np.maximum.at(best, self._unit_passage[self._other_units], unit_scores[self._other_units])
         return best
 
-    def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order) -> tuple[float, ...]:
+    def _signals(self, dense: np.ndarray, top_bm25: float, query: str, order,
+                 off_topic_margin: float) -> tuple[float, ...]:
         """Absolute evidence that the text covers the question (not relative ranks)."""
         best = int(order[0])
         top = [int(i) for i in order[:COVERAGE_TOP_N]]
@@ -339,6 +365,9 @@ class HybridSearcher:
             math.log1p(top_bm25),      # lexical evidence
             words_cov,                 # informative words the answers account for
             bigrams_cov,               # ... and word pairs, which are far less ambiguous
+            self._coverage.unknown_share(query),   # words the knowledge never uses at all
+            *cues(query),              # about now / asks when / where / which one (retrieval/scope.py)
+            off_topic_margin,          # closer to everyday questions than to the text's own questions
         )
 
     def _confidence(self, signals: tuple[float, ...]) -> float:

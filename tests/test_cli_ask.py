@@ -35,11 +35,15 @@ def answers(model_settings, real_searcher):
         "",
         "   ",
         "x" * 10_000,
-        "😀🙏🎉",
+        "🚗🏠📦",
         "Ai\x00 ban\x07 hành\x1b nghị quyết?",
         unicodedata.normalize("NFD", "Thành phố âm nhạc"),
         "Hải Phòng có mô hình 学校 trường học xã hội chủ nghĩa không?",
         "Who issued the resolution?",
+        "cảm ơn bạn nhiều",
+        "làm sao để gửi góp ý",
+        "tieu chi con nguoi xhcn gom nhung nhom nao",
+        "Giá vé xe buýt Hải Phòng bao nhiêu tiền?",
     ]
     rows = ask(model_settings, stdin="\n".join(questions) + "\n")
     assert len(rows) == len(questions)
@@ -48,7 +52,7 @@ def answers(model_settings, real_searcher):
 
 def test_every_line_has_exactly_the_documented_shape(answers):
     for row in answers.values():
-        assert set(row) == {"question", "confident", "answer", "sources"}
+        assert set(row) == {"question", "confident", "answer", "sources", "kind"}
         assert isinstance(row["confident"], bool) and isinstance(row["answer"], str) and row["answer"]
         for source in row["sources"]:
             assert set(source) == {"text", "section", "score"}
@@ -115,3 +119,22 @@ def test_a_question_is_answered_without_importing_torch(model_settings, real_sea
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_small_talk_and_help_are_never_confident_and_quote_nothing(answers):
+    thanks, how = answers[11], answers[12]
+    assert (thanks["kind"], thanks["confident"], thanks["sources"]) == ("small_talk", False, [])
+    assert "«" not in thanks["answer"] and "chưa đề cập" not in thanks["answer"]
+    assert (how["kind"], how["confident"]) == ("bot_help", False) and "/gopy" in how["answer"]
+
+
+def test_a_list_question_gets_the_whole_list_the_chat_would_show(answers):
+    row = answers[13]
+    assert row["kind"] == "list" and row["confident"]
+    assert "gồm 6 nhóm:" in row["answer"] and "6. Tự chủ, tự tin, tự lực, tự cường, tự hào dân tộc" in row["answer"]
+
+
+def test_an_everyday_question_is_declined_with_its_reason(answers):
+    row = answers[14]
+    assert row["kind"] == "decline" and not row["confident"]
+    assert "Văn bản không nêu số tiền" in row["answer"]

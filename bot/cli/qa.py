@@ -25,35 +25,43 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Mỗi câu trả lời là một dòng JSON.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=20, help="Số đoạn nguồn trả về.")] = 5,
 ) -> None:
-    """Answer questions from the indexed text (one line per answer)."""
+    """Answer questions the way the chat does (one line per answer; each line on its own, no follow-ups)."""
+    from bot.app import build_router
     from bot.search import build_searcher
-    from handlers.answers import compose, problem_with
-    from vntext.normalize import clean_input
+    from handlers.conversation import Conversation
+    from retrieval.live import LiveKnowledge
 
     setup_logging()
-    searcher = build_searcher(get_settings(), progress=progress_bar)
-    lines = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
-    for raw in lines:
-        cleaned = clean_input(raw, max_chars=100_000)
-        problem = problem_with(cleaned)
-        if problem:
-            payload = {"question": raw, "confident": False, "answer": problem, "sources": []}
-        else:
-            result = searcher.search(cleaned, k=top_k)
-            answer = compose(result)
+    settings = get_settings()
+    searcher = build_searcher(settings, progress=progress_bar)
+    help_lines = [c.help_line for c in build_router().public_commands()]
+    conversation = Conversation(LiveKnowledge(searcher.live), help_lines, settings.referral_line)
+
+    async def search(text: str):
+        return searcher.search(text, k=top_k)
+
+    async def answer_all() -> None:
+        lines = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
+        for raw in lines:
+            response = await conversation.respond(raw, search)
+            hits = response.result.hits if response.result is not None and response.kind != "small_talk" else []
             payload = {
                 "question": raw,
-                "confident": answer.confident,
-                "answer": answer.text,
+                "confident": response.confident,
+                "answer": response.text,
                 "sources": [
                     {"text": h.passage.text, "section": h.passage.section, "score": round(h.score, 4)}
-                    for h in result.hits
+                    for h in hits
                 ],
+                # answer, list, follow_up, decline, small_talk, bot_help, notice or problem
+                "kind": response.kind,
             }
-        if as_json:
-            print(json.dumps(payload, ensure_ascii=False), flush=True)
-        else:
-            print(payload["answer"].replace("\n", " ⏎ "), flush=True)
+            if as_json:
+                print(json.dumps(payload, ensure_ascii=False), flush=True)
+            else:
+                print(payload["answer"].replace("\n", " ⏎ "), flush=True)
+
+    asyncio.run(answer_all())
 
 
 def index() -> None:

@@ -23,7 +23,8 @@ DEFAULT_SECRET = "change-me"
 
 class ExportKind(str, Enum):
     feedback = "feedback"
-    unanswered = "unanswered"
+    questions = "questions"      # the whole question inbox
+    unanswered = "unanswered"    # the inbox questions nobody has handled yet
     ratings = "ratings"
 
 
@@ -45,11 +46,11 @@ def db_upgrade() -> None:
 
 
 def export(
-    kind: Annotated[ExportKind, typer.Argument(help="feedback, unanswered hoặc ratings.")],
+    kind: Annotated[ExportKind, typer.Argument(help="feedback, questions, unanswered hoặc ratings.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv hoặc jsonl.")] = ExportFormat.csv,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Tệp ghi ra; mặc định stdout.")] = None,
 ) -> None:
-    """Export feedback, unanswered questions or ratings, with pseudonymous user ids."""
+    """Export feedback, the question inbox (all, or only unhandled) or ratings, with pseudonymous user ids."""
     from bot.storage.export import export_rows, write_rows
 
     settings = get_settings()

@@ -1,4 +1,4 @@
-"""Exports for analysis: feedback, unanswered questions, ratings.
+"""Exports for analysis: feedback, the question inbox, ratings.
 
 Nobody outside the bot needs to know who wrote what, only that two rows
 come from the same person. Each row names its author by a pseudonym:
@@ -23,17 +23,21 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import AnswerLog, Feedback, Resident, UnansweredQuestion
+from bot.storage.models import AnswerLog, Feedback, InboxQuestion, Resident
 from vntext.pii import mask_personal_data
 
 PSEUDONYM_HEX_CHARS = 16
-KINDS = ("feedback", "unanswered", "ratings")
+KINDS = ("feedback", "questions", "unanswered", "ratings")
 FORMATS = ("csv", "jsonl")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "feedback": ("id", "nguoi_gui", "platform", "topic", "topic_label", "ward", "text", "created_at"),
-    "unanswered": ("id", "nguoi_hoi", "platform", "question", "ward", "nearest_passage_id",
-                   "confidence", "created_at", "resolved_at"),
+    # The question inbox ("unanswered": only the questions nobody has handled yet). The chat id
+    # where an answer can go and who answered are platform ids: never exported.
+    "questions": ("id", "nguoi_hoi", "platform", "ward", "question", "origin", "status", "created_at",
+                  "asked_at", "nearest_passage_id", "confidence", "note", "answer_text", "answered_at"),
+    "unanswered": ("id", "nguoi_hoi", "platform", "ward", "question", "origin", "status", "created_at",
+                   "asked_at", "nearest_passage_id", "confidence", "note", "answer_text", "answered_at"),
     "ratings": ("answer_id", "nguoi_hoi", "platform", "question", "top_passage_id", "confidence",
                 "rating", "answered_at", "rated_at"),
 }
@@ -63,23 +67,27 @@ async def export_rows(session: AsyncSession, kind: str, secret: str) -> list[dic
              "created_at": _iso(f.created_at)}
             for f, r in result.all()
         ]
-    if kind == "unanswered":
-        result = await session.execute(
-            select(UnansweredQuestion, Resident).join(Resident, UnansweredQuestion.resident_id == Resident.id)
-            .order_by(UnansweredQuestion.created_at, UnansweredQuestion.id))
+    if kind in ("questions", "unanswered"):
+        query = (select(InboxQuestion, Resident).join(Resident, InboxQuestion.resident_id == Resident.id)
+                 .order_by(InboxQuestion.created_at, InboxQuestion.id))
+        if kind == "unanswered":
+            query = query.where(InboxQuestion.status == "new")
         return [
-            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "question": mask_personal_data(q.question),
-             "ward": q.ward, "nearest_passage_id": q.nearest_passage_id,
-             "confidence": round(q.confidence, 4), "created_at": _iso(q.created_at),
-             "resolved_at": _iso(q.resolved_at)}
-            for q, r in result.all()
+            {"id": q.id, "nguoi_hoi": who(r), "platform": q.platform, "ward": q.ward,
+             "question": mask_personal_data(q.question), "origin": q.origin, "status": q.status,
+             "created_at": _iso(q.created_at), "asked_at": _iso(q.asked_at),
+             "nearest_passage_id": q.nearest_passage_id,
+             "confidence": None if q.confidence is None else round(q.confidence, 4),
+             "note": mask_personal_data(q.note) if q.note else None,
+             "answer_text": q.answer_text, "answered_at": _iso(q.answered_at)}
+            for q, r in (await session.execute(query)).all()
         ]
     if kind == "ratings":
         result = await session.execute(
             select(AnswerLog, Resident).join(Resident, AnswerLog.resident_id == Resident.id)
             .where(AnswerLog.rating.is_not(None)).order_by(AnswerLog.rated_at, AnswerLog.id))
         return [
-            {"answer_id": a.id, "nguoi_hoi": who(r), "platform": a.platform, "question": mask_personal_data(a.question),
+            {"answer_id": a.id, "nguoi_hoi": who(r), "platform": a.platform, "question": a.question,
              "top_passage_id": a.top_passage_id, "confidence": round(a.confidence, 4),
              "rating": "up" if (a.rating or 0) > 0 else "down",
              "answered_at": _iso(a.created_at), "rated_at": _iso(a.rated_at)}

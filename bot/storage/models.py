@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -161,10 +162,26 @@ class AnswerLog(Base):
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class UnansweredQuestion(Base):
-    """Questions the text did not cover: the list officials review."""
+# How a question reached the inbox: logged when the bot declined it, or sent on by the
+# resident ("Gửi câu hỏi này tới cán bộ"); a declined question that is then sent is one row.
+QUESTION_ORIGINS = ("declined", "asked")
+# Where officials are with it.
+QUESTION_STATUSES = ("new", "answered", "not_needed", "duplicate")
 
-    __tablename__ = "unanswered_questions"
+
+class InboxQuestion(Base):
+    """A resident's question for officials: one the text did not answer, or one sent on.
+
+    Officials work from this inbox (the console reads it); `chat_id` is where
+    an answer can be delivered.
+    """
+
+    __tablename__ = "question_inbox"
+    __table_args__ = (
+        CheckConstraint(f"origin IN {QUESTION_ORIGINS}", name="origin"),
+        CheckConstraint(f"status IN {QUESTION_STATUSES}", name="status"),
+        Index(None, "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resident_id: Mapped[int] = mapped_column(
@@ -174,12 +191,36 @@ class UnansweredQuestion(Base):
         ForeignKey("answer_log.id", ondelete="CASCADE"), index=True
     )
     platform: Mapped[str] = mapped_column(String(PLATFORM_LEN))
-    question: Mapped[str] = mapped_column(Text)
+    chat_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LEN))
     ward: Mapped[str | None] = mapped_column(String(WARD_LEN), index=True)
+    question: Mapped[str] = mapped_column(Text)
     nearest_passage_id: Mapped[str | None] = mapped_column(String(128))
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    origin: Mapped[str] = mapped_column(String(16), default="declined")
+    status: Mapped[str] = mapped_column(String(16), default="new")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # set by an official
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)       # when the resident sent it on
+    note: Mapped[str | None] = mapped_column(Text)                       # officials' own note
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(128))         # who answered or closed it
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChatContextState(Base):
+    """What the last answer in a chat showed, so "còn nhóm 3 thì sao?" can follow it.
+
+    Kept in the database because several bot processes may serve one chat;
+    read only within its time to live (handlers/context.py).
+    """
+
+    __tablename__ = "chat_contexts"
+
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LEN), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LEN), primary_key=True)
+    # Whose answer it was (so /xoadulieu finds it in a group chat too).
+    platform_user_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LEN))
+    state: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Official(Base):

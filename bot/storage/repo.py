@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy import insert as insert_rows
@@ -17,14 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.broadcast_models import BroadcastRecipient
 from bot.storage.models import (
+    QUESTION_STATUSES,
     AnswerLog,
+    ChatContextState,
     DialogState,
     Feedback,
+    InboxQuestion,
     Official,
     Resident,
     Subscription,
     SubscriptionGroup,
-    UnansweredQuestion,
 )
 from bot.storage.quiz_repo import delete_member_quiz
 from bot.storage.sql import insert_for
@@ -102,10 +105,13 @@ class AnswerEntry:
     confident: bool
     confidence: float
     at: datetime
+    chat_id: str | None = None            # where the question came from (and an answer can go)
+    # What the answer showed, for follow-ups in this chat (handlers/context.py); None: unchanged.
+    context: dict[str, Any] | None = None
 
 
 async def log_answers(session: AsyncSession, entries: Sequence[AnswerEntry], now: datetime) -> list[int]:
-    """Log answers, and declined ones as unanswered questions; their ids, in order."""
+    """Log answers, declined ones also into the question inbox, and each chat's context; ids, in order."""
     residents = await ensure_residents(
         session, [(e.platform, e.user_id, e.display_name) for e in entries], now)
     asker = [residents[(e.platform, e.user_id)] for e in entries]
@@ -115,13 +121,80 @@ async def log_answers(session: AsyncSession, entries: Sequence[AnswerEntry], now
           "top_passage_id": e.top_passage_id, "confident": e.confident, "confidence": e.confidence,
           "ward": r.ward, "created_at": e.at} for e, r in zip(entries, asker)],
     )).all())
-    declined = [{"resident_id": r.id, "answer_id": answer_id, "platform": e.platform, "question": e.question,
-                 "ward": r.ward, "nearest_passage_id": e.top_passage_id, "confidence": e.confidence,
-                 "created_at": e.at}
+    declined = [{"resident_id": r.id, "answer_id": answer_id, "platform": e.platform, "chat_id": e.chat_id,
+                 "question": e.question, "ward": r.ward, "nearest_passage_id": e.top_passage_id,
+                 "confidence": e.confidence, "origin": "declined", "status": "new", "created_at": e.at}
                 for e, r, answer_id in zip(entries, asker, ids) if not e.confident]
     if declined:
-        await session.execute(insert_rows(UnansweredQuestion), declined)
+        await session.execute(insert_rows(InboxQuestion), declined)
+    contexts = {(e.platform, e.chat_id): (e.user_id, e.context) for e in entries
+                if e.context is not None and e.chat_id}
+    if contexts:
+        await save_chat_contexts(session, contexts, now)
     return ids
+
+
+# Chat context ------------------------------------------------------------
+
+async def save_chat_contexts(session: AsyncSession,
+                             contexts: dict[tuple[str, str], tuple[str, dict[str, Any]]], now: datetime) -> None:
+    """Store what the last answer in each chat showed: (platform, chat id) → (user id, state); one row per chat."""
+    insert = insert_for(session)
+    stmt = insert(ChatContextState).values([
+        {"platform": platform, "chat_id": chat_id, "platform_user_id": user_id, "state": state, "updated_at": now}
+        for (platform, chat_id), (user_id, state) in sorted(contexts.items())
+    ])
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=[ChatContextState.platform, ChatContextState.chat_id],
+        set_={"platform_user_id": stmt.excluded.platform_user_id, "state": stmt.excluded.state,
+              "updated_at": stmt.excluded.updated_at},
+    ))
+
+
+async def chat_contexts(session: AsyncSession, keys: Sequence[tuple[str, str]],
+                        since: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored contexts of these chats, when written after ``since``."""
+    rows = (await session.execute(
+        select(ChatContextState.platform, ChatContextState.chat_id, ChatContextState.state)
+        .where(tuple_(ChatContextState.platform, ChatContextState.chat_id).in_(sorted(set(keys))),
+               ChatContextState.updated_at >= since)
+    )).all()
+    return {(r.platform, r.chat_id): dict(r.state) for r in rows}
+
+
+async def prune_chat_contexts(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(ChatContextState).where(ChatContextState.updated_at < before))
+    return result.rowcount or 0
+
+
+# Question inbox ----------------------------------------------------------
+
+FORWARDED, ALREADY_FORWARDED = "forwarded", "already"
+
+
+async def forward_question(session: AsyncSession, answer_id: int, platform: str, user_id: str,
+                           chat_id: str, now: datetime) -> str:
+    """The resident sends their declined question on to officials ("Gửi câu hỏi này tới cán bộ").
+
+    The inbox row logged with the decline becomes origin "asked" (one row per
+    question); pressing again changes nothing (ALREADY_FORWARDED). Someone
+    else's question, or one that does not exist, reports NOT_YOURS.
+    """
+    resident = await find_resident(session, platform, user_id)
+    if resident is None:
+        return NOT_YOURS
+    result = await session.execute(
+        update(InboxQuestion)
+        .where(InboxQuestion.answer_id == answer_id, InboxQuestion.resident_id == resident.id,
+               InboxQuestion.origin == "declined")
+        .values(origin="asked", asked_at=now, chat_id=chat_id, ward=func.coalesce(InboxQuestion.ward, resident.ward))
+    )
+    if result.rowcount:
+        return FORWARDED
+    exists = await session.scalar(
+        select(func.count()).select_from(InboxQuestion)
+        .where(InboxQuestion.answer_id == answer_id, InboxQuestion.resident_id == resident.id))
+    return ALREADY_FORWARDED if exists else NOT_YOURS
 
 
 RATED, ALREADY_RATED, NOT_YOURS = "rated", "already", "not_yours"
@@ -224,7 +297,8 @@ class DataSummary:
     feedback: int
     questions: int
     ratings: int
-    unanswered: int
+    unanswered: int            # questions the text did not answer
+    sent_to_officials: int     # of those, sent on to officials by the resident
     first_seen: datetime | None
 
 
@@ -250,7 +324,8 @@ async def data_summary(session: AsyncSession, platform: str, user_id: str) -> Da
         feedback=await count(Feedback),
         questions=await count(AnswerLog),
         ratings=await count(AnswerLog, AnswerLog.rating.is_not(None)),
-        unanswered=await count(UnansweredQuestion),
+        unanswered=await count(InboxQuestion),
+        sent_to_officials=await count(InboxQuestion, InboxQuestion.origin == "asked"),
         first_seen=resident.created_at,
     )
 
@@ -266,6 +341,12 @@ async def delete_resident_data(session: AsyncSession, platform: str, user_id: st
     removed = (await session.execute(
         delete(DialogState).where(DialogState.platform == platform, DialogState.platform_user_id == user_id)
     )).rowcount or 0
+    # The last answer shown to them, in their private chat or a group.
+    removed += (await session.execute(
+        delete(ChatContextState).where(ChatContextState.platform == platform,
+                                       (ChatContextState.platform_user_id == user_id)
+                                       | (ChatContextState.chat_id == user_id))
+    )).rowcount or 0
     resident = await find_resident(session, platform, user_id)
     if resident is None:
         return removed
@@ -276,7 +357,7 @@ async def delete_resident_data(session: AsyncSession, platform: str, user_id: st
         delete(BroadcastRecipient).where(BroadcastRecipient.resident_id == rid),   # their chat id
         delete(SubscriptionGroup).where(SubscriptionGroup.subscription_id.in_(sub_ids)),
         delete(Subscription).where(Subscription.resident_id == rid),
-        delete(UnansweredQuestion).where(UnansweredQuestion.resident_id == rid),
+        delete(InboxQuestion).where(InboxQuestion.resident_id == rid),
         delete(AnswerLog).where(AnswerLog.resident_id == rid),
         delete(Feedback).where(Feedback.resident_id == rid),
         delete(Resident).where(Resident.id == rid),
@@ -324,10 +405,11 @@ async def list_officials(session: AsyncSession) -> Sequence[Official]:
     return (await session.scalars(select(Official).order_by(Official.platform, Official.created_at))).all()
 
 
-async def open_unanswered(session: AsyncSession, limit: int = 5) -> Sequence[UnansweredQuestion]:
+async def open_unanswered(session: AsyncSession, limit: int = 5) -> Sequence[InboxQuestion]:
+    """The newest questions in the inbox that nobody has handled yet."""
     return (await session.scalars(
-        select(UnansweredQuestion).where(UnansweredQuestion.resolved_at.is_(None))
-        .order_by(UnansweredQuestion.created_at.desc(), UnansweredQuestion.id.desc()).limit(limit)
+        select(InboxQuestion).where(InboxQuestion.status == "new")
+        .order_by(InboxQuestion.created_at.desc(), InboxQuestion.id.desc()).limit(limit)
     )).all()
 
 
@@ -337,11 +419,14 @@ async def latest_feedback(session: AsyncSession, limit: int = 5) -> Sequence[Fee
     )).all()
 
 
-async def resolve_unanswered(session: AsyncSession, question_id: int, now: datetime) -> bool:
-    """Mark a question handled; False if unknown or already handled."""
+async def resolve_unanswered(session: AsyncSession, question_id: int, now: datetime,
+                             by: str | None = None, status: str = "answered") -> bool:
+    """Mark an inbox question handled (default "answered"); False if unknown or already handled."""
+    if status not in QUESTION_STATUSES or status == "new":
+        raise ValueError(f"unknown status {status!r}")
     result = await session.execute(
-        update(UnansweredQuestion)
-        .where(UnansweredQuestion.id == question_id, UnansweredQuestion.resolved_at.is_(None))
-        .values(resolved_at=now)
+        update(InboxQuestion)
+        .where(InboxQuestion.id == question_id, InboxQuestion.status == "new")
+        .values(status=status, answered_at=now, answered_by=by)
     )
     return result.rowcount == 1

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import AnswerLog, Feedback, Resident, Subscription, UnansweredQuestion
+from bot.storage.models import AnswerLog, Feedback, InboxQuestion, Resident, Subscription
 from bot.storage.sql import LOCAL_UTC_OFFSET, local_day
 
 NO_WARD = "(chưa rõ phường/xã)"
@@ -63,7 +63,7 @@ async def collect(session: AsyncSession, now: datetime, days: int = 14) -> Stats
     for name, column, model, where in (
         ("subscribers", Subscription.ward, Subscription, Subscription.active.is_(True)),
         ("feedback", Feedback.ward, Feedback, true()),
-        ("unanswered", UnansweredQuestion.ward, UnansweredQuestion, true()),
+        ("unanswered", InboxQuestion.ward, InboxQuestion, true()),
     ):
         for ward, n in (await session.execute(
             select(column, count).select_from(model).where(where).group_by(column)
@@ -95,7 +95,7 @@ async def collect(session: AsyncSession, now: datetime, days: int = 14) -> Stats
         ratings_down=down,
         feedback=await scalar(select(count).select_from(Feedback)),
         unanswered_open=await scalar(
-            select(count).select_from(UnansweredQuestion).where(UnansweredQuestion.resolved_at.is_(None))),
+            select(count).select_from(InboxQuestion).where(InboxQuestion.status == "new")),
         by_topic=[(label or topic, n) for topic, label, n in topic_rows],
         by_ward={w: WardCounts(**c) for w, c in sorted(wards.items())},
         by_day={d: DayCounts(**c) for d, c in sorted(days_.items())},

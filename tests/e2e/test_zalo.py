@@ -15,7 +15,6 @@ import os
 import stat
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -145,8 +144,9 @@ async def test_numbered_choice_opens_model_card(bot):
     await bot.settle()
     card = bot.api.texts_to("u2")[1]
     assert card.startswith("Mô hình 1/11:")
-    # The card's own button ("⬅️ 11 mô hình") is now choice 1: back to the list.
-    await bot.post(text_event("u2", "1"))
+    # The card's own buttons ("🛠 Cách triển khai các mô hình", "⬅️ 11 mô hình") are now
+    # choices 1 and 2: back to the list.
+    await bot.post(text_event("u2", "2"))
     await bot.settle()
     assert "11 mô hình trọng tâm" in bot.api.texts_to("u2")[2]
 

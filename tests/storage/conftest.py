@@ -12,6 +12,8 @@ CIVICBOT_TEST_WITHOUT_POSTGRES=1, is skipped with the reason).
 from __future__ import annotations
 
 
+import secrets
+
 import pytest
 from sqlalchemy import text
 
@@ -20,7 +22,7 @@ from bot.deps import Deps
 from bot.pipeline import FloodControl, Pipeline
 from bot.storage import Database, DbDialogStore
 from storage_helpers import (
-    TABLES, Chat, StubSearcher, make_settings, migrated_pg_schema,
+    PG_URL, TABLES, Chat, StubSearcher, make_settings, migrated_pg_schema, pg_admin, with_schema,
 )
 
 @pytest.fixture(scope="session")
@@ -65,3 +67,16 @@ def chat(pipeline):
     return lambda user_id, platform="telegram": Chat(pipeline, user_id, platform)
 
 
+@pytest.fixture
+async def empty_db(request, tmp_path, db_url):
+    """A database with nothing in it: a new SQLite file, or a new PostgreSQL schema."""
+    if db_url.startswith("sqlite"):
+        database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'x.db'}")
+        yield database
+        await database.dispose()
+        return
+    schema = f"civicbot_m_{secrets.token_hex(4)}"
+    database = Database.from_url(with_schema(PG_URL, schema))
+    yield database
+    await database.dispose()
+    await pg_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

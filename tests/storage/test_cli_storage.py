@@ -96,7 +96,7 @@ def test_exports_are_pseudonymous_and_stable(cli_db, knowledge, tmp_path, fmt):
     assert tele != zalo and len(tele) == 16
 
     outputs = {}
-    for kind in ("feedback", "unanswered", "ratings"):
+    for kind in ("feedback", "questions", "unanswered", "ratings"):
         result = invoke("export", kind, "--format", fmt)
         assert result.exit_code == 0, result.output
         out = result.stdout
@@ -111,6 +111,9 @@ def test_exports_are_pseudonymous_and_stable(cli_db, knowledge, tmp_path, fmt):
     assert [r["text"] for r in outputs["feedback"]] == ["Góp ý thứ nhất.", "Góp ý thứ hai.", "Góp ý từ Zalo."]
     assert outputs["feedback"][1]["topic"].startswith("mohinh:")
     assert [(r["nguoi_hoi"], r["question"]) for r in outputs["unanswered"]] == [(zalo, "Lịch bóng đá tối nay?")]
+    assert [(r["nguoi_hoi"], r["question"], r["origin"], r["status"]) for r in outputs["questions"]] == [
+        (zalo, "Lịch bóng đá tối nay?", "declined", "new")]
+    assert "chat_id" not in outputs["questions"][0]
     assert [(r["nguoi_hoi"], r["rating"]) for r in outputs["ratings"]] == [(tele, "up"), (zalo, "down")]
 
     # Same secret, same pseudonyms on the next export; a file with --output.

@@ -14,7 +14,7 @@ from bot.pipeline import FloodControl, Pipeline
 from bot.storage import DbDialogStore
 from bot.storage.answer_log import AnswerLogWriter
 from bot.storage.group_commit import GroupCommit
-from bot.storage.models import AnswerLog, Resident, UnansweredQuestion
+from bot.storage.models import AnswerLog, Resident, InboxQuestion
 from bot.storage.repo import AnswerEntry
 from storage_helpers import Chat, count
 
@@ -61,7 +61,7 @@ async def test_answers_of_a_burst_are_logged_in_one_transaction_with_their_own_i
     assert len(set(ids)) == 40
     async with db.sessions() as session:
         rows = {row.id: row for row in (await session.scalars(select(AnswerLog))).all()}
-        declined = (await session.scalars(select(UnansweredQuestion))).all()
+        declined = (await session.scalars(select(InboxQuestion))).all()
     # Every caller got the id of its own row.
     assert [rows[i].question for i in ids] == [e.question for e in entries]
     assert await count(db, Resident) == 10

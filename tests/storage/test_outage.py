@@ -14,7 +14,7 @@ from bot.deps import Deps
 from bot.messages import Incoming
 from bot.pipeline import TRY_LATER, FloodControl, Pipeline
 from bot.storage import Database, DbDialogStore
-from bot.storage.models import AnswerLog, DialogState, Feedback, Resident, UnansweredQuestion
+from bot.storage.models import AnswerLog, DialogState, Feedback, Resident, InboxQuestion
 from storage_helpers import StubSearcher, button, count, make_settings
 
 
@@ -83,10 +83,10 @@ async def test_failure_mid_feedback_rolls_back_the_whole_update(chat, db):
 
 
 async def test_failure_mid_answer_logs_nothing(chat, db):
-    with Fail(db, "INSERT INTO UNANSWERED_QUESTIONS"):
+    with Fail(db, "INSERT INTO QUESTION_INBOX"):
         assert [r.text for r in await chat("u1").say("Kết quả bóng đá hôm qua?")] == [TRY_LATER]
     assert await count(db, AnswerLog) == 0 and await count(db, Resident) == 0
-    assert await count(db, UnansweredQuestion) == 0
+    assert await count(db, InboxQuestion) == 0
 
 
 async def test_failure_mid_delete_keeps_all_data(chat, db):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.messages import utcnow
 from bot.router import STALE_BUTTON
 from bot.storage import repo
-from bot.storage.models import AnswerLog, DialogState, Feedback, Official, Resident, UnansweredQuestion
+from bot.storage.models import AnswerLog, DialogState, Feedback, Official, Resident, InboxQuestion
 from handlers import officials, privacy
 from handlers.forms import INVALID_BUTTON
 from storage_helpers import button, buttons, count, snapshot
@@ -33,7 +33,7 @@ async def _rows_of(db, user_id: str) -> int:
         if resident is None:
             return 0
         total = 1
-        for model in (AnswerLog, Feedback, UnansweredQuestion):
+        for model in (AnswerLog, Feedback, InboxQuestion):
             total += await s.scalar(select(func.count()).select_from(model).where(model.resident_id == resident.id))
         return total
 
@@ -110,7 +110,7 @@ async def test_keep_and_cancel_leave_the_data(chat, db):
 async def test_residents_are_refused_official_views_and_change_nothing(chat, db):
     await _active_resident(chat("u1"))
     async with db.sessions() as s:
-        question_id = (await s.scalars(select(UnansweredQuestion.id))).one()
+        question_id = (await s.scalars(select(InboxQuestion.id))).one()
     async with db.sessions.begin() as s:                         # an official on another platform
         await repo.add_official(s, "zalo", "u1", "official", None, utcnow())
     before = await snapshot(db)
@@ -121,7 +121,7 @@ async def test_residents_are_refused_official_views_and_change_nothing(chat, db)
         assert not buttons(reply)
     assert await snapshot(db) == before
     async with db.sessions() as s:
-        assert (await s.get(UnansweredQuestion, question_id)).resolved_at is None
+        assert (await s.get(InboxQuestion, question_id)).status == "new"
     # Not listed in /help either.
     (help_reply,) = await resident.say("/help")
     assert "/thongke" not in help_reply.text and "/gopy" in help_reply.text

@@ -1,10 +1,10 @@
-"""Q&A: every answer logged, declines kept as unanswered questions, one rating per answer."""
+"""Q&A: every answer logged, declines kept in the question inbox, one rating per answer."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.storage.models import AnswerLog, Resident, UnansweredQuestion
+from bot.storage.models import AnswerLog, Resident, InboxQuestion
 from handlers import ratings
 from storage_helpers import button, buttons, count, snapshot
 
@@ -27,7 +27,7 @@ async def test_answers_are_logged_and_buttons_carry_the_log_id(chat, db, deps):
     assert row.top_passage_id == deps.knowledge.corpus.passages[0].id
     assert row.confident is True and row.rating is None
     assert (resident.platform, resident.platform_user_id, resident.display_name) == ("telegram", "u1", "Tên u1")
-    assert await count(db, UnansweredQuestion) == 0
+    assert await count(db, InboxQuestion) == 0
 
 
 async def test_first_rating_counts_later_taps_change_nothing(chat, db):
@@ -59,11 +59,11 @@ async def test_declined_questions_are_kept_as_unanswered_with_ward(chat, db):
     replies = await chat("u9", "zalo").say("Lịch thi đấu bóng đá tuần này?")
     assert not any(b.data.startswith("rate:") for r in replies for b in buttons(r))   # no rating on a decline
     async with db.sessions() as s:
-        (question,) = (await s.scalars(select(UnansweredQuestion))).all()
+        (question,) = (await s.scalars(select(InboxQuestion))).all()
         (logged,) = (await s.scalars(select(AnswerLog))).all()
     assert (question.question, question.ward, question.platform) == ("Lịch thi đấu bóng đá tuần này?", "Xã An Lão", "zalo")
     assert question.answer_id == logged.id and logged.confident is False
-    assert question.resolved_at is None
+    assert (question.status, question.origin, question.chat_id) == ("new", "declined", "chat-u9")
 
 
 async def test_input_problems_are_not_logged(chat, db):

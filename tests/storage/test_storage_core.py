@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from bot.storage import Database, DbDialogStore, DbSeenMessages, head_revision
 from bot.storage.models import Base, DialogState, ProcessedDelivery
-from storage_helpers import PG_URL, count, pg_admin, with_schema
+from storage_helpers import count
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
@@ -27,21 +26,6 @@ class Clock:
 
 
 # -- migrations -----------------------------------------------------------------
-
-@pytest.fixture
-async def empty_db(request, tmp_path, db_url):
-    """A database with nothing in it: a new SQLite file, or a new PostgreSQL schema."""
-    if db_url.startswith("sqlite"):
-        database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'x.db'}")
-        yield database
-        await database.dispose()
-        return
-    schema = f"civicbot_m_{secrets.token_hex(4)}"
-    database = Database.from_url(with_schema(PG_URL, schema))
-    yield database
-    await database.dispose()
-    await pg_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
 
 async def _tables(database: Database) -> set[str]:
     async with database.engine.connect() as conn:
