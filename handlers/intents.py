@@ -261,9 +261,10 @@ def _rule(command: str, pattern: str, needs_person: bool = False, also: str | No
 _META_RULES = (
     _rule("xoadulieu", r"\bxoa\b.*\b(du lieu|thong tin|tai khoan|lich su|ho so|tin nhan)\b"
                        r"|\bquen (toi|minh|em) di\b", needs_person=True),
-    _rule("huy", r"\b(huy|ngung|dung|thoi|bo|tat|khong muon|khong can|dung gui|chan)\b.*"
+    # "chặn" only with what is blocked: "chan" alone is also "Lê Chân", a ward.
+    _rule("huy", r"\b(huy|ngung|dung|thoi|bo|tat|khong muon|khong can|dung gui)\b.*"
                  r"\b(nhan tin|nhan thong bao|dang ky|gui tin|gui thong bao|thong bao|ban tin|nhan tin nhan)\b"
-                 r"|\bunsubscribe\b|\bhuy dang ky\b"),
+                 r"|\bchan (bot|tin|tin nhan|thong bao)\b|\bunsubscribe\b|\bhuy dang ky\b"),
     _rule("dangky", r"\b(dang ky|theo doi)\b.*\b(tin|thong bao|ban tin|tin tuc)\b|\bbao tin\b"),
     _rule("dangky", r"\bnhan (duoc )?(tin|thong bao|ban tin|tin tuc)\b|\bthong bao (cua|tu) (phuong|xa)\b",
           needs_person=True),

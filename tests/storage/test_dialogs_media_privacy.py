@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.pipeline import FloodControl, Pipeline
 from bot.storage import DbDialogStore, repo
 from bot.storage.export import export_rows, write_rows
-from bot.storage.models import AnswerLog, DialogState, Feedback, ProcessedDelivery, UnansweredQuestion
+from bot.storage.models import AnswerLog, DialogState, Feedback, InboxQuestion, ProcessedDelivery
 from bot.storage.quiz_models import QuizRound
 from handlers import feedback, media, privacy, subscription
 from knowledge.quiz_schedule import BankLoader, QuestionBank
@@ -145,7 +145,7 @@ async def test_personal_data_is_masked_in_storage_exports_and_officials_views(ch
     async with db.sessions() as s:
         assert (await s.scalars(select(AnswerLog.question))).all() == [MASKED, "Giá vé bóng đá, liên hệ [số điện thoại]"]
         assert (await s.scalars(select(Feedback.text))).all() == [MASKED]
-        assert (await s.scalars(select(UnansweredQuestion.question))).all() == [
+        assert (await s.scalars(select(InboxQuestion.question))).all() == [
             "Giá vé bóng đá, liên hệ [số điện thoại]"]
 
 
