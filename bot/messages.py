@@ -83,6 +83,13 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     # A quiz question; ``text`` is then its short header ("Câu 3/10").
     quiz: QuizPoll | None = None
+    # A menu answering a tap: where the platform can edit messages, it replaces
+    # the message that held the tapped button (Incoming.menu_message_id)
+    # instead of sending a new one, so a dialog leaves one message per step.
+    replaces_menu: bool = False
+    # A link shown as a large preview above the text (Telegram), a link line
+    # below it elsewhere: an announcement's photo stays one message.
+    preview_url: str | None = None
 
     @classmethod
     def with_buttons(cls, text: str, *rows: list[Button] | tuple[Button, ...]) -> "Reply":
@@ -108,6 +115,9 @@ class Incoming:
     text_lines: str = ""
     # Non-text content: "voice", "photo", "sticker", "location", "file", "video", "unsupported"; "" for text.
     media: str = ""
+    # For a tap: the platform's id of the message that held the button (a menu
+    # the reply may edit in place, see Reply.replaces_menu); None otherwise.
+    menu_message_id: str | None = None
 
     @classmethod
     def from_platform(cls, platform: str, chat_id: object, user_id: object, text: str | None = None,

@@ -1,0 +1,52 @@
+"""What a messenger package provides: a `Channel` out, an inbound side in.
+
+Outbound: `Channel.send(chat_id, reply)` makes one attempt (a long reply may
+be several platform messages; the parts go out in order and the first
+failure stops it) and returns a `Delivery`. It never sleeps and never
+retries: rate limits, backoff and deadlines belong to the caller.
+
+Inbound: the package's ``start_inbound(app, accept, settings)`` adds its
+webhook routes or polling lifecycle to the aiohttp app and turns each
+platform update into an `Incoming`, handed to ``accept``. ``accept`` returns
+once the update is stored durably; only then is it acknowledged to the
+platform (webhook 200, polling offset). The core processes it and sends
+the replies through the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.channels.delivery import Delivery
+from bot.messages import Incoming, Reply
+
+# Stores an accepted update durably; acknowledging it to the platform comes after.
+Accept = Callable[[Incoming], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    """A platform's sending limits and shape, as documented by it (settings may lower them)."""
+
+    per_second: float                  # messages per second for the whole bot / OA (0: no limit)
+    chat_interval_seconds: float       # spacing between two messages to one chat
+    text_limit: int                    # characters in one message; longer replies are split
+    buttons: bool                      # inline buttons; False: choices are shown as numbered text
+    can_edit: bool                     # a sent message can be edited (menus change in place)
+
+
+class Channel(Protocol):
+    platform: str                      # the registry name
+    limits: PlatformLimits
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        """One attempt to deliver ``reply`` to ``chat_id``."""
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> Delivery:
+        """One attempt to replace a sent message (a menu) with ``reply``; a platform
+        that cannot edit (``limits.can_edit`` False) answers PERMANENT at once."""
+
+    async def aclose(self) -> None:
+        """Release connections; the channel is not used afterwards."""
