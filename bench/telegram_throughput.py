@@ -115,7 +115,7 @@ async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:
     from bot.deps import Deps
     from bot.pipeline import Pipeline
     from bot.platforms.base import TELEGRAM_TEXT_LIMIT
-    from bot.platforms.telegram import WEBHOOK_PATH, split_for_telegram, start_telegram
+    from bot.channels.telegram.adapter import WEBHOOK_PATH, split_for_telegram, start_telegram
     from bot.runner import build_http_app
     from bot.settings import HttpSettings, Settings, TelegramSettings
     from handlers.conversation import Conversation, problem_with

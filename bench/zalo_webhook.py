@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from bot.pipeline import TRY_LATER  # noqa: E402
-from bot.platforms.zalo import WEBHOOK_PATH, signature  # noqa: E402
+from bot.channels.zalo.webhook import WEBHOOK_PATH, signature  # noqa: E402
 from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
 
 APP_ID = "bench-app"
@@ -77,8 +77,8 @@ async def _serve_bot(api_url: str, conn) -> None:
     from bot.app import build_deps, build_searcher, close_deps
     from bot.runner import serving_settings
     from bot.pipeline import Pipeline
-    from bot.platforms.zalo import start_zalo
-    from bot.platforms.zalo_api import MemoryTokenStore
+    from bot.channels.zalo.webhook import start_zalo
+    from bot.channels.zalo.api import MemoryTokenStore
     from bot.runner import build_http_app
     from bot.settings import Settings, ZaloSettings
 

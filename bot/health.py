@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from bot.platforms.telegram import TelegramAdapter
-from bot.platforms.zalo import ZaloAdapter
+from bot.channels.telegram.adapter import TelegramAdapter
+from bot.channels.zalo.webhook import ZaloAdapter
 from bot.readiness import Check, Readiness
 
 log = logging.getLogger(__name__)

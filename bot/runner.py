@@ -28,8 +28,8 @@ from bot.app import build_deps, close_deps, warm_up
 from bot.broadcast.service import start_broadcast_worker
 from bot.pipeline import Pipeline
 from bot.platforms.console import run_console
-from bot.platforms.telegram import start_telegram
-from bot.platforms.zalo import start_zalo
+from bot.channels.telegram.adapter import start_telegram
+from bot.channels.zalo.webhook import start_zalo
 from bot.readiness import Readiness, add_dependency_checks
 from bot.settings import Settings
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_FREE = ["handlers", "knowledge", "retrieval"]
-FORBIDDEN = {"telegram", "aiohttp", "bot.platforms"}
+FORBIDDEN = {"telegram", "aiohttp", "bot.platforms", "bot.channels.telegram", "bot.channels.zalo"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -18,7 +18,7 @@ as PTB uses it) on a pooled aiohttp session, not PTB's `Bot`, because
 * the token is in the URL path: it is never logged (we log method and
   status only) and exceptions are reduced to their class name.
 
-Zalo: on top of `bot.platforms.zalo_api.ZaloClient` (token refresh with its
+Zalo: on top of `bot.channels.zalo.api.ZaloClient` (token refresh with its
 single-use refresh token, -230, -32); in `civicbot run` the adapter's own
 client is reused, so one refresh lock guards the token pair.
 
@@ -199,11 +199,11 @@ class ZaloSender:
     platform = ZALO
     can_edit = False
 
-    def __init__(self, client) -> None:        # bot.platforms.zalo_api.ZaloClient
+    def __init__(self, client) -> None:        # bot.channels.zalo.api.ZaloClient
         self.client = client
 
     async def send(self, chat_id: str, message: Announcement) -> Outcome:
-        from bot.platforms.zalo_api import ERROR_RATE_LIMITED, ERROR_TOKEN_INVALID, SendStatus
+        from bot.channels.zalo.api import ERROR_RATE_LIMITED, ERROR_TOKEN_INVALID, SendStatus
 
         text = message.text if not message.photo_url else f"{message.text}\n\n🖼 Ảnh: {message.photo_url}"
         result = await self.client.send_text(chat_id, text)

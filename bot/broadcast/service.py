@@ -72,7 +72,7 @@ async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = N
             senders["telegram"] = notifiers["telegram"] = api
         if "zalo" in wanted and (zalo_client is not None or zalo_configured(settings)):
             if zalo_client is None:
-                from bot.platforms.zalo_api import ZaloClient, default_token_store
+                from bot.channels.zalo.api import ZaloClient, default_token_store
 
                 zalo_client = ZaloClient(settings.zalo, session, default_token_store(settings.data_dir),
                                          timeout=settings.broadcast.request_timeout_seconds)
@@ -98,7 +98,7 @@ def start_broadcast_worker(app: web.Application, settings: Settings) -> None:
     handle = app[BROADCAST_WORKER] = WorkerHandle()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        from bot.platforms.zalo import ZALO_ADAPTER
+        from bot.channels.zalo.webhook import ZALO_ADAPTER
 
         zalo = app.get(ZALO_ADAPTER)
         async with contextlib.AsyncExitStack() as stack:

@@ -264,8 +264,8 @@ async def test_the_worker_runs_inside_the_bot_and_shares_the_zalo_client(deps, d
 
     from bot.broadcast.service import BROADCAST_WORKER, start_broadcast_worker
     from bot.pipeline import Pipeline
-    from bot.platforms.telegram import start_telegram
-    from bot.platforms.zalo import ZALO_ADAPTER, start_zalo
+    from bot.channels.telegram.adapter import start_telegram
+    from bot.channels.zalo.webhook import ZALO_ADAPTER, start_zalo
     from bot.runner import build_http_app
 
     if not db_url.startswith("sqlite"):

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from bot.deps import Deps
 from bot.pipeline import Pipeline
-from bot.platforms.telegram import WEBHOOK_PATH, TelegramAdapter, start_telegram
+from bot.channels.telegram.adapter import WEBHOOK_PATH, TelegramAdapter, start_telegram
 from bot.runner import build_http_app
 from bot.settings import HttpSettings, Settings, TelegramSettings
 from tests.fakes.telegram_api import Call, FakeTelegramAPI

@@ -27,7 +27,7 @@ from bot import runner
 from bot.app import build_deps, close_deps
 from bot.messages import Button, Incoming, Reply
 from bot.pipeline import FLOOD_NOTICE
-from bot.platforms.telegram import (
+from bot.channels.telegram.adapter import (
     ALLOWED_UPDATES,
     WEBHOOK_PATH,
     SendStatus,

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from bot import runner
 from bot.app import build_deps, close_deps
-from bot.platforms.zalo import WEBHOOK_PATH as ZALO_PATH
-from bot.platforms.zalo import signature
+from bot.channels.zalo.webhook import WEBHOOK_PATH as ZALO_PATH
+from bot.channels.zalo.webhook import signature
 from bot.readiness import Readiness
 from bot.settings import HttpSettings, TelegramSettings, ZaloSettings
 from tests.fakes.zalo_api import FakeZaloAPI

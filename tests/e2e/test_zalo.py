@@ -25,8 +25,8 @@ from bot.app import build_deps, close_deps
 from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
 from bot.platforms.base import ZALO_TEXT_LIMIT
-from bot.platforms.zalo import WEBHOOK_PATH, ZaloAdapter, signature, start_zalo
-from bot.platforms.zalo_api import FileTokenStore, SendStatus, TokenPair, fingerprint
+from bot.channels.zalo.webhook import WEBHOOK_PATH, ZaloAdapter, signature, start_zalo
+from bot.channels.zalo.api import FileTokenStore, SendStatus, TokenPair, fingerprint
 from bot.runner import build_http_app
 from bot.settings import Settings, ZaloSettings
 from tests.fakes.zalo_api import Fault, FakeZaloAPI
@@ -290,7 +290,7 @@ async def test_refused_refresh_gives_up(bot):
 async def test_stored_tokens_win_unless_settings_were_reauthorised(tmp_path, settings, zalo_api):
     store = FileTokenStore(tmp_path / "tokens.json")
     await store.save(TokenPair("access-stored", "refresh-stored", seeded_from=fingerprint("refresh-0")))
-    from bot.platforms.zalo_api import ZaloClient
+    from bot.channels.zalo.api import ZaloClient
     async with aiohttp.ClientSession() as session:
         client = ZaloClient(settings.zalo, session, store)
         await client.start()
@@ -307,7 +307,7 @@ async def test_stored_tokens_win_unless_settings_were_reauthorised(tmp_path, set
 
 async def test_out_of_window_is_recorded_not_retried(bot, caplog):
     bot.api.out_of_window.add("u10")
-    with caplog.at_level(logging.INFO, logger="bot.platforms"):
+    with caplog.at_level(logging.INFO, logger="bot.channels"):
         await bot.post(text_event("u10", QUESTION))
         await bot.settle()
     assert [a.outcome for a in bot.api.attempts] == ["error:-230"]
@@ -398,7 +398,7 @@ async def test_numeric_timestamp_is_accepted_and_absurd_ones_refused(bot):
 async def test_second_process_adopts_stored_refresh(bot, settings):
     """Two clients sharing the token file (the bot and a separate broadcast worker):
     the second finds the pair the first refreshed instead of spending a spent refresh token."""
-    from bot.platforms.zalo_api import ZaloClient, default_token_store
+    from bot.channels.zalo.api import ZaloClient, default_token_store
 
     async with aiohttp.ClientSession() as session:
         other = ZaloClient(settings.zalo, session, default_token_store(settings.data_dir))

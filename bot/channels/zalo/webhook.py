@@ -5,7 +5,7 @@
 
 Zalo retries an event it did not see acknowledged within about 2 seconds, so
 the webhook answers before any work is done and the answer is sent later
-through the OA API (`bot.platforms.zalo_api`). Redelivered events carry the
+through the OA API (`bot.channels.zalo.api`). Redelivered events carry the
 same ``msg_id``, which the pipeline's deduplication drops.
 
 Every request is checked before anything happens: the ``X-ZEvent-Signature``
@@ -37,7 +37,7 @@ from aiohttp import web
 from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
 from bot.platforms.base import ZALO_TEXT_LIMIT, NumberedChoices, numbered_texts, split_message
-from bot.platforms.zalo_api import (
+from bot.channels.zalo.api import (
     SendResult, SendStatus, TokenStore, ZaloClient, default_token_store,
 )
 from bot.settings import Settings, ZaloSettings
