@@ -28,6 +28,7 @@ Failures can be injected, per method and/or per chat, in order:
     api.add_fault(Fault.server_error(), method="sendMessage", times=2)
     api.block(42)                      # 403 "bot was blocked by the user", until unblock
     api.pause("sendMessage")           # hold responses until api.resume("sendMessage")
+    api.add_fault(Fault.delivered_then_error(), method="sendMessage")   # sent, but answered 500
 
 A call takes the first queued fault that matches, most specific first:
 (method, chat), (method, any chat), (any method, chat), (any, any).
@@ -77,6 +78,9 @@ class Fault:
     description: str = "Internal Server Error"
     retry_after: int | None = None      # -> parameters.retry_after (PTB raises RetryAfter)
     delay: float = 0.0                  # seconds before answering
+    # The message goes out, then the answer is this error anyway: the case a
+    # client cannot tell from "not sent" (a retry duplicates the message).
+    after_delivery: bool = False
 
     @classmethod
     def rate_limited(cls, retry_after: int = 1) -> "Fault":
@@ -85,6 +89,10 @@ class Fault:
     @classmethod
     def server_error(cls, status: int = 500) -> "Fault":
         return cls(status, "Internal Server Error" if status == 500 else "Bad Gateway")
+
+    @classmethod
+    def delivered_then_error(cls, status: int = 500) -> "Fault":
+        return cls(status, "Internal Server Error", after_delivery=True)
 
     @classmethod
     def blocked(cls) -> "Fault":
@@ -107,6 +115,7 @@ class Call:
     at: float = field(default_factory=time.monotonic)   # arrival, monotonic clock
     status: int = 0                                      # HTTP status answered
     result: Any = None                                   # "result" of an ok answer
+    delivered: bool = False                              # sent, though the answer was an error
 
     @property
     def ok(self) -> bool:
@@ -327,7 +336,7 @@ class FakeTelegramAPI:
     def sent(self, chat_id: int | str | None = None) -> list[dict]:
         """Messages the bot sent (sendMessage, sendPoll), oldest first, as Telegram returned them."""
         return [c.result for c in self.calls
-                if c.method in ("sendMessage", "sendPoll") and c.ok
+                if c.method in ("sendMessage", "sendPoll") and (c.ok or c.delivered)
                 and (chat_id is None or c.chat_id == str(chat_id))]
 
     def unserved_updates(self) -> int:
@@ -404,7 +413,7 @@ class FakeTelegramAPI:
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
-            if fault.status != 200:
+            if fault.status != 200 and not fault.after_delivery:
                 return fault.status, _error_body(fault.status, fault.description, fault.retry_after)
         chat = call.chat_id
         if chat is not None and chat in self.blocked and call.method.startswith(("send", "edit")):
@@ -413,9 +422,13 @@ class FakeTelegramAPI:
         if handler is None:
             return 404, _error_body(404, "Not Found")
         try:
-            return 200, await handler(call.params)
+            result = await handler(call.params)
         except _ApiError as exc:
             return exc.status, _error_body(exc.status, exc.description)
+        if fault is not None and fault.after_delivery:
+            call.result, call.delivered = result, True
+            return fault.status, _error_body(fault.status, fault.description)
+        return 200, result
 
     def _take_fault(self, call: Call) -> Fault | None:
         chat = call.chat_id

@@ -12,7 +12,10 @@ Zalo does (HTTP 200 with ``{"error": code}`` in the body for API errors):
 * users in `out_of_window` get -230;
 * faults can be queued per user (or for anyone, with user ``None``): each
   send request for that user takes the next fault: a Zalo error code, an
-  HTTP status (5xx) or a delay longer than the client's timeout.
+  HTTP status (5xx), a delay longer than the client's timeout, or a message
+  delivered and then answered with a 5xx (`Fault.delivered_then(500)`);
+* `error_rate` (0–1) answers that share of sends, at random, with HTTP 500
+  before delivering (benchmarks).
 
 Every request is in `attempts`; every delivered message in `sent`.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -43,6 +47,8 @@ class Fault:
     delay: float = 0.0              # seconds before answering (> client timeout = timeout)
     message: str = "injected error"
     then_deliver: bool = False      # after the delay, deliver normally (a slow success)
+    # Deliver, then answer with ``status`` anyway: a client cannot tell it from "not sent".
+    after_delivery: bool = False
 
     @classmethod
     def zalo(cls, code: int, message: str = "injected error") -> "Fault":
@@ -59,6 +65,10 @@ class Fault:
     @classmethod
     def slow(cls, seconds: float) -> "Fault":
         return cls(delay=seconds, then_deliver=True)
+
+    @classmethod
+    def delivered_then(cls, status: int = 500) -> "Fault":
+        return cls(status=status, after_delivery=True)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,9 @@ class FakeZaloAPI:
         self.expires_in = expires_in
         self.access_valid = True
         self.refresh_delay = 0.0
+        self.refresh_faults: deque[int] = deque()    # HTTP statuses for the next refresh requests
+        self.error_rate = 0.0
+        self._random = random.Random(5)
         self.out_of_window: set[str] = set()
         self.faults: dict[str | None, deque[Fault]] = defaultdict(deque)
         self.sent: list[SentMessage] = []
@@ -152,13 +165,16 @@ class FakeZaloAPI:
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
-            if not fault.then_deliver:
+            if not fault.then_deliver and not fault.after_delivery:
                 if fault.status != 200:
                     self.attempts.append(Attempt(user_id, text, token, f"http:{fault.status}"))
                     return web.json_response({"error": -1, "message": "server error"}, status=fault.status)
                 if fault.error is not None:
                     self.attempts.append(Attempt(user_id, text, token, f"error:{fault.error}"))
                     return web.json_response({"error": fault.error, "message": fault.message})
+        elif self.error_rate and self._random.random() < self.error_rate:
+            self.attempts.append(Attempt(user_id, text, token, "http:500"))
+            return web.json_response({"error": -1, "message": "server error"}, status=500)
         if token != self.access_token or not self.access_valid:
             self.attempts.append(Attempt(user_id, text, token, "error:-216"))
             return web.json_response({"error": -216, "message": "Access token is invalid"})
@@ -172,6 +188,8 @@ class FakeZaloAPI:
         message_id = f"m{next(self._message_ids)}"
         self.attempts.append(Attempt(user_id, text, token, "sent"))
         self.sent.append(SentMessage(user_id, text, message_id, token))
+        if fault is not None and fault.after_delivery:
+            return web.json_response({"error": -1, "message": "server error"}, status=fault.status)
         return web.json_response({"error": 0, "message": "Success",
                                   "data": {"message_id": message_id, "user_id": user_id}})
 
@@ -187,6 +205,9 @@ class FakeZaloAPI:
         record = {k: str(v) for k, v in form.items()}
         if self.refresh_delay:
             await asyncio.sleep(self.refresh_delay)
+        if self.refresh_faults:                  # the OAuth server failing, the refresh token unspent
+            self.refused_refreshes.append(record)
+            return web.json_response({"error": -1}, status=self.refresh_faults.popleft())
         if request.headers.get("secret_key") != self.app_secret or form.get("app_id") != self.app_id:
             self.refused_refreshes.append(record)
             return web.json_response({"error": -14002, "error_name": "Invalid app id or secret key"})

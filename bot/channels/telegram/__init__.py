@@ -1,0 +1,24 @@
+"""Telegram: `build_channel` for sending (chat replies and broadcasts), the adapter for updates.
+
+    channel.py  one Bot API attempt per part → `Delivery` (the only Telegram sending client)
+    adapter.py  updates in (long polling or our webhook route) → `Incoming`
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.channels import registry
+from bot.channels.telegram.channel import PLATFORM, PollLinks, TelegramChannel
+from bot.settings import Settings, SettingsError
+
+
+def build_channel(settings: Settings, session: aiohttp.ClientSession, *,
+                  poll_links: PollLinks | None = None) -> TelegramChannel:
+    """The Telegram channel on ``session``; ``poll_links`` stores the quiz polls it sends."""
+    telegram = settings.telegram
+    token = telegram.token.get_secret_value() if telegram.token else ""
+    if not token:
+        raise SettingsError("Cấu hình thiếu: CIVICBOT_TELEGRAM__TOKEN.")
+    return TelegramChannel(token, telegram.base_url, session, registry.get(PLATFORM).limits,
+                           poll_links=poll_links)

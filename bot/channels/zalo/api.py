@@ -44,6 +44,8 @@ REFRESH_PATH = "/v4/oa/access_token"
 ERROR_TOKEN_INVALID = -216
 ERROR_OUT_OF_WINDOW = -230
 ERROR_RATE_LIMITED = -32          # "exceeded the request limit per minute"
+RATE_LIMIT_PAUSE_SECONDS = 60.0   # -32 counts per minute
+HTTP_429_PAUSE_SECONDS = 5.0
 # After a refresh fails, do not hammer the OAuth server with the same
 # (probably consumed) refresh token on every message.
 REFRESH_BACKOFF_SECONDS = 60.0
@@ -63,6 +65,9 @@ class SendResult:
     detail: str = ""                  # short, log-safe description (never a token)
     message_ids: tuple[str, ...] = ()  # Zalo's ids of the messages delivered
     parts_sent: int = 0               # for a split reply: how many parts went out
+    retry_after: float | None = None  # rate limited (HTTP 429, -32): seconds to wait
+    # 5xx or timeout after the request went out: Zalo may have delivered it.
+    maybe_delivered: bool = False
 
     @property
     def ok(self) -> bool:
@@ -237,16 +242,23 @@ class ZaloClient:
         try:
             async with self._session.post(url, json=payload, headers={"access_token": token},
                                           timeout=self._timeout) as resp:
-                if resp.status == 429 or resp.status >= 500:
+                if resp.status == 429:
+                    log.warning("Zalo send: HTTP 429")
+                    return SendResult(SendStatus.RETRY_LATER, None, "HTTP 429",
+                                      retry_after=HTTP_429_PAUSE_SECONDS), None
+                if resp.status >= 500:
                     log.warning("Zalo send: HTTP %s", resp.status)
-                    return SendResult(SendStatus.RETRY_LATER, None, f"HTTP {resp.status}"), None
+                    return SendResult(SendStatus.RETRY_LATER, None, f"HTTP {resp.status}",
+                                      maybe_delivered=True), None
                 if resp.status != 200:
                     log.error("Zalo send: HTTP %s", resp.status)
                     return SendResult(SendStatus.FAILED, None, f"HTTP {resp.status}"), None
                 body = await resp.json(content_type=None)
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             log.warning("Zalo send: %s", type(exc).__name__)
-            return SendResult(SendStatus.RETRY_LATER, None, type(exc).__name__), None
+            # Only a refused connection is sure not to have reached Zalo.
+            maybe = not isinstance(exc, aiohttp.ClientConnectorError)
+            return SendResult(SendStatus.RETRY_LATER, None, type(exc).__name__, maybe_delivered=maybe), None
         except ValueError:
             log.error("Zalo send: the API answered with something that is not JSON")
             return SendResult(SendStatus.FAILED, None, "invalid JSON from the API"), None
@@ -266,7 +278,7 @@ class ZaloClient:
             return SendResult(SendStatus.OUT_OF_WINDOW, code, message), code
         if code == ERROR_RATE_LIMITED:
             log.warning("Zalo send: rate limited (%s)", code)
-            return SendResult(SendStatus.RETRY_LATER, code, message), code
+            return SendResult(SendStatus.RETRY_LATER, code, message, retry_after=RATE_LIMIT_PAUSE_SECONDS), code
         log.error("Zalo send failed: error %s: %s", code, message)
         return SendResult(SendStatus.FAILED, code, message), code
 
