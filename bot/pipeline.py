@@ -15,14 +15,18 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.deps import Deps
 from bot.messages import Incoming, Reply
 from handlers.qa import problem_with
 from handlers.ward_scope import search_question
 from retrieval.searcher import SearchResult
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -97,35 +101,41 @@ class Pipeline:
             deps.settings.flood_max_messages, deps.settings.flood_window_seconds
         )
 
-    async def process(self, msg: Incoming) -> list[Reply]:
-        """Replies to send for ``msg`` (empty for duplicates and flood silence)."""
+    async def process(self, msg: Incoming, record: "Record | None" = None) -> list[Reply]:
+        """Replies to send for ``msg`` (empty for duplicates and flood silence).
+
+        With ``record`` (the durable message path, bot/channels/dispatch.py) the
+        update was deduplicated when it was stored, and ``record(session, replies)``
+        runs inside the update's transaction, so the replies owed and what the
+        handlers wrote commit together; for replies made outside a transaction
+        (flood notice, "try again later") it gets ``None`` and opens its own.
+        """
         lookahead = self._look_ahead(msg)
         try:
-            return await self._process(msg, lookahead)
+            return await self._process(msg, lookahead, record)
         finally:
             if lookahead is not None:
                 lookahead.discard()
 
-    async def _process(self, msg: Incoming, lookahead: "Lookahead | None") -> list[Reply]:
+    async def _process(self, msg: Incoming, lookahead: "Lookahead | None", record: "Record | None") -> list[Reply]:
         try:
-            if msg.message_id and not await self.seen.first_time(msg.platform, msg.message_id):
+            if record is None and msg.message_id and not await self.seen.first_time(msg.platform, msg.message_id):
                 log.info("duplicate delivery %s:%s dropped", msg.platform, msg.message_id)
                 return []
         except Exception:
             log.exception("delivery log unavailable")
             return [Reply(TRY_LATER)]
         verdict = self.flood.check(msg.platform, msg.user_id)
-        if verdict == "drop":
-            return []
-        if verdict == "warn":
-            return [Reply(FLOOD_NOTICE)]
+        if verdict != "ok":
+            replies = [Reply(FLOOD_NOTICE)] if verdict == "warn" else []
+            return await _recorded(record, replies)
         try:
-            return await self._dispatch(msg, lookahead)
+            return await self._dispatch(msg, lookahead, record)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("handler failed for %s message", msg.platform)
-            return [Reply(TRY_LATER)]
+            return await _recorded(record, [Reply(TRY_LATER)])
 
     def _look_ahead(self, msg: Incoming) -> "Lookahead | None":
         """Start a question's search, and the look-up of an open dialog, at once.
@@ -146,17 +156,31 @@ class Pipeline:
             asyncio.ensure_future(self.deps.dialogs.peek(msg.platform, msg.user_id)),
         )
 
-    async def _dispatch(self, msg: Incoming, lookahead: "Lookahead | None") -> list[Reply]:
+    async def _dispatch(self, msg: Incoming, lookahead: "Lookahead | None", record: "Record | None") -> list[Reply]:
         search_ahead, open_dialog = None, None
         if lookahead is not None:
             search_ahead, _ = await asyncio.gather(lookahead.search, lookahead.open_dialog)
             open_dialog = lookahead.open_dialog
         if self.deps.db is None:
-            return await self.deps.router.dispatch(msg, self.deps.for_update(None, search_ahead), open_dialog)
+            replies = await self.deps.router.dispatch(msg, self.deps.for_update(None, search_ahead), open_dialog)
+            return await _recorded(record, replies)
         # One session, one transaction per update: whatever the handlers and the
         # dialog store write commits together, or not at all when anything fails.
         async with self.deps.db.sessions.begin() as session:
-            return await self.deps.router.dispatch(msg, self.deps.for_update(session, search_ahead), open_dialog)
+            replies = await self.deps.router.dispatch(msg, self.deps.for_update(session, search_ahead), open_dialog)
+            if record is not None:
+                await record(session, replies)
+            return replies
+
+
+# Stores an update's replies as owed, in the update's transaction (None: outside one).
+Record = Callable[["AsyncSession | None", list[Reply]], Awaitable[None]]
+
+
+async def _recorded(record: Record | None, replies: list[Reply]) -> list[Reply]:
+    if record is not None:
+        await record(None, replies)
+    return replies
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     referral_line: str = ""
     flood_max_messages: int = Field(20, ge=1)
     flood_window_seconds: int = Field(60, ge=1)
+    # A chat reply failing transiently (5xx, timeout) is retried this long, then
+    # recorded as failed; at most Zalo's 7-day window for customer-service messages.
+    reply_deadline_seconds: float = Field(600.0, gt=0, le=7 * 24 * 3600)
 
     @field_validator("database_url")
     @classmethod

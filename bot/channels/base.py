@@ -50,3 +50,17 @@ class Channel(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; the channel is not used afterwards."""
+
+
+class SendGate(Protocol):
+    """Asked before every send attempt: returns when the platform's limits allow one more
+    message to ``chat_id`` (the shared limiter, bot/channels/limits.py, plugs in here)."""
+
+    async def acquire(self, platform: str, chat_id: str) -> None: ...
+
+
+class NoGate:
+    """No limit (tests, the terminal)."""
+
+    async def acquire(self, platform: str, chat_id: str) -> None:
+        return None

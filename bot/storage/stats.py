@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.delivery_models import FAILED, OutboxReply
 from bot.storage.models import AnswerLog, Feedback, InboxQuestion, Resident, Subscription
+from bot.channels.registry import label
 from bot.storage.sql import LOCAL_UTC_OFFSET, local_day
 
 NO_WARD = "(chưa rõ phường/xã)"
@@ -39,6 +41,8 @@ class Stats:
     ratings_down: int
     feedback: int
     unanswered_open: int
+    # Chat replies that never reached the resident (deadline passed, blocked, refused): (platform, reason) → n
+    failed_replies: dict[tuple[str, str], int] = field(default_factory=dict)
     by_topic: list[tuple[str, int]] = field(default_factory=list)           # feedback per topic
     by_ward: dict[str, WardCounts] = field(default_factory=dict)
     by_day: dict[str, DayCounts] = field(default_factory=dict)              # "YYYY-MM-DD", Việt Nam time
@@ -85,6 +89,14 @@ async def collect(session: AsyncSession, now: datetime, days: int = 14) -> Stats
     )).all():
         days_[str(day)]["feedback"] = total
 
+    failed = (await session.execute(
+        select(OutboxReply.platform, OutboxReply.detail, count)
+        .where(OutboxReply.status == FAILED).group_by(OutboxReply.platform, OutboxReply.detail)
+    )).all()
+    failed_replies: dict[tuple[str, str], int] = defaultdict(int)
+    for platform, detail, n in failed:          # the reason without the platform's wording
+        failed_replies[(platform, _reason(detail))] += n
+
     return Stats(
         residents=await scalar(select(count).select_from(Resident)),
         active_subscribers=await scalar(
@@ -96,10 +108,21 @@ async def collect(session: AsyncSession, now: datetime, days: int = 14) -> Stats
         feedback=await scalar(select(count).select_from(Feedback)),
         unanswered_open=await scalar(
             select(count).select_from(InboxQuestion).where(InboxQuestion.status == "new")),
+        failed_replies=dict(sorted(failed_replies.items())),
         by_topic=[(label or topic, n) for topic, label, n in topic_rows],
         by_ward={w: WardCounts(**c) for w, c in sorted(wards.items())},
         by_day={d: DayCounts(**c) for d, c in sorted(days_.items())},
     )
+
+
+def _reason(detail: str) -> str:
+    """"deadline passed; last: transient: HTTP 502" → "hết hạn gửi lại"; "blocked: …" → "người dùng đã chặn"."""
+    if detail.startswith("deadline"):
+        return "hết hạn gửi lại"
+    return _REASONS.get(detail.split(":", 1)[0], "bị từ chối")
+
+
+_REASONS = {"blocked": "người dùng đã chặn", "outside_window": "quá 7 ngày tương tác"}
 
 
 def format_stats(stats: Stats, top: int | None = None) -> str:
@@ -112,6 +135,9 @@ def format_stats(stats: Stats, top: int | None = None) -> str:
         f"• Đánh giá: 👍 {stats.ratings_up}, 👎 {stats.ratings_down}",
         f"• Góp ý: {stats.feedback}; câu hỏi chưa trả lời đang chờ xử lý: {stats.unanswered_open}",
     ]
+    if stats.failed_replies:
+        lines.append(f"• Tin trả lời không gửi được: {sum(stats.failed_replies.values())}")
+        lines += [f"  – {label(platform)}, {reason}: {n}" for (platform, reason), n in stats.failed_replies.items()]
     topics = stats.by_topic[:top] if top else stats.by_topic
     if topics:
         lines.append("\nGóp ý theo chủ đề:")

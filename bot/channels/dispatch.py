@@ -1,0 +1,230 @@
+"""The durable message path: accept an update, process it once, deliver its replies.
+
+    messenger → accept(incoming) → inbox row (group commit) → webhook 200 / polling offset
+    chat worker: send what the chat is owed (reply outbox, retried) → next inbox row
+                 → Pipeline.process → replies + processed_at, one transaction → send …
+
+One worker per chat at a time, in this process: a chat's updates are
+processed in arrival order, and an update is not processed before the
+replies to the earlier ones are out or finally failed, so a quiz never moves
+past a question the resident has not seen. Different chats run concurrently.
+
+A reply that fails transiently (5xx, timeout, connection reset, rate limit)
+is retried with exponential backoff and full jitter until it is delivered or
+its deadline passes (``Settings.reply_deadline_seconds``); what finally fails
+is recorded with its reason (``civicbot stats``). Before each attempt the
+`SendGate` (the rate limiter) is asked.
+
+After a crash, `resume` restarts a worker for every chat with an unprocessed
+update or an unsent reply: nothing acknowledged is lost, and an update is
+processed once because ``processed_at`` commits with what its handlers wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Channel, NoGate, SendGate
+from bot.channels.delivery import Delivery
+from bot.channels.wire import incoming_from_json, incoming_to_json, reply_from_json, reply_to_json
+from bot.messages import Incoming, Reply, utcnow
+from bot.pipeline import Pipeline
+from bot.storage import inbox
+from bot.storage.delivery_models import FAILED, PENDING, SENT
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+# Updates processed at once. A burst beyond this waits here, cheaply, instead
+# of each holding a database connection while it queues for the search worker.
+MAX_CONCURRENT_UPDATES = 64
+PRUNE_EVERY = timedelta(minutes=10)
+
+
+def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_MAX_SECONDS,
+            rng: Callable[[], float] = random.random) -> float:
+    """Seconds before attempt ``attempts + 1``: exponential, capped, full jitter (at least half)."""
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    return ceiling * (0.5 + rng() / 2)
+
+
+class ChatDispatcher:
+    def __init__(self, pipeline: Pipeline, channels: dict[str, Channel], *,
+                 deadline_seconds: float = 600.0, gate: SendGate | None = None,
+                 clock: Callable[[], datetime] = utcnow, backoff_base: float = BACKOFF_BASE_SECONDS,
+                 max_concurrent: int = MAX_CONCURRENT_UPDATES):
+        db = pipeline.deps.db
+        if db is None:
+            raise ValueError("the durable message path needs a database")
+        self.pipeline = pipeline
+        self.channels = channels
+        self.deadline = timedelta(seconds=deadline_seconds)
+        self.gate = gate or NoGate()
+        self._backoff_base = backoff_base
+        self._sessions = db.sessions
+        self._clock = clock
+        self._inbox = inbox.InboxWriter(db.sessions, clock)
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._workers: dict[tuple[str, str], asyncio.Task] = {}
+        self._poked: set[tuple[str, str]] = set()
+        self._next_prune = clock()
+        self._closing = False
+
+    # -- in -------------------------------------------------------------------------
+
+    async def accept(self, msg: Incoming) -> None:
+        """Store ``msg`` durably (the messenger acknowledges it afterwards) and have it processed.
+
+        A redelivered update (same platform message id) is stored once and processed once.
+        """
+        key = msg.message_id or f"local:{uuid.uuid4().hex}"
+        new = await self._inbox.store(inbox.NewUpdate(msg.platform, key, msg.chat_id, incoming_to_json(msg)))
+        if not new:
+            log.info("duplicate delivery %s:%s dropped", msg.platform, key)
+            return
+        self.wake(msg.platform, msg.chat_id)
+
+    def wake(self, platform: str, chat_id: str) -> None:
+        """Make sure the chat's worker runs (it re-reads the inbox before it stops)."""
+        if self._closing or platform not in self.channels:
+            return
+        key = (platform, chat_id)
+        if key in self._workers:
+            self._poked.add(key)
+            return
+        task = asyncio.create_task(self._run_chat(platform, chat_id), name=f"chat-{platform}")
+        self._workers[key] = task
+
+    async def resume(self) -> int:
+        """After a restart: a worker for every chat that still has work; how many."""
+        chats = await inbox.chats_with_work(self._sessions, sorted(self.channels))
+        for platform, chat_id in chats:
+            self.wake(platform, chat_id)
+        if chats:
+            log.info("resuming %d chat(s) with unprocessed updates or unsent replies", len(chats))
+        return len(chats)
+
+    # -- the chat's worker -------------------------------------------------------------
+
+    async def _run_chat(self, platform: str, chat_id: str) -> None:
+        key = (platform, chat_id)
+        try:
+            while True:
+                await self._send_owed(platform, chat_id)
+                row = await inbox.next_update(self._sessions, platform, chat_id)
+                if row is None:
+                    if key in self._poked:          # an update arrived while we looked
+                        self._poked.discard(key)
+                        continue
+                    return
+                await self._process(row.id, incoming_from_json(row.incoming))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The rows stay; the next update of this chat (or a restart) picks them up.
+            log.exception("chat worker for a %s chat failed", platform)
+        finally:
+            self._poked.discard(key)
+            if self._workers.get(key) is asyncio.current_task():
+                del self._workers[key]
+
+    async def _process(self, inbox_id: int, msg: Incoming) -> None:
+        channel = self.channels[msg.platform]
+        msg = _resolved_choice(channel, msg)
+
+        async def record(session: AsyncSession | None, replies: list[Reply]) -> None:
+            if session is None:
+                async with self._sessions.begin() as own:
+                    await self._record(own, inbox_id, msg, replies)
+            else:
+                await self._record(session, inbox_id, msg, replies)
+
+        async with self._slots:
+            await self.pipeline.process(msg, record=record)
+
+    async def _record(self, session: AsyncSession, inbox_id: int, msg: Incoming, replies: list[Reply]) -> None:
+        """In the update's transaction: it is processed, and these replies are owed."""
+        now = self._clock()
+        if not await inbox.mark_processed(session, inbox_id, now):
+            raise RuntimeError("update already processed by another worker")
+        await inbox.add_replies(session, msg.platform, msg.chat_id, inbox_id,
+                                [reply_to_json(r) for r in replies], now, now + self.deadline)
+
+    async def _send_owed(self, platform: str, chat_id: str) -> None:
+        """Send the chat's pending replies in order, each until delivered or finally failed."""
+        channel = self.channels[platform]
+        while (row := await inbox.next_reply(self._sessions, platform, chat_id)) is not None:
+            wait = (row.next_attempt_at - self._clock()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.gate.acquire(platform, chat_id)
+            delivery = await channel.send(chat_id, reply_from_json(row.reply))
+            await self._record_attempt(row.id, row.attempts + 1, row.deadline_at, delivery)
+        await self._prune_now_and_then()
+
+    async def _record_attempt(self, reply_id: int, attempts: int, deadline: datetime, delivery: Delivery) -> None:
+        now = self._clock()
+        if delivery.delivered:
+            await inbox.record_attempt(self._sessions, reply_id, status=SENT, now=now,
+                                       maybe_delivered=False)
+            return
+        detail = f"{delivery.outcome.value}: {delivery.detail}"
+        if delivery.retryable:
+            wait = delivery.retry_after if delivery.retry_after else backoff(attempts, self._backoff_base)
+            next_at = now + timedelta(seconds=wait)
+            if next_at <= deadline:
+                log.info("reply %s not delivered (%s), retrying in %.1f s", reply_id, detail, wait)
+                await inbox.record_attempt(self._sessions, reply_id, status=PENDING, now=now,
+                                           next_attempt_at=next_at, detail=detail,
+                                           maybe_delivered=delivery.maybe_delivered)
+                return
+            detail = f"deadline passed; last: {detail}"
+        log.warning("reply %s finally failed (%s)", reply_id, detail)
+        await inbox.record_attempt(self._sessions, reply_id, status=FAILED, now=now, detail=detail,
+                                   maybe_delivered=delivery.maybe_delivered)
+
+    async def _prune_now_and_then(self) -> None:
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY
+        try:
+            await inbox.prune(self._sessions, now)
+        except Exception:       # housekeeping must never cost a reply
+            log.exception("pruning the inbox and reply outbox failed")
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def idle(self) -> None:
+        """Wait until no chat has work in hand (tests, benchmarks)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the workers; what they had not finished stays in the database for the next start."""
+        self._closing = True
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _resolved_choice(channel: Channel, msg: Incoming) -> Incoming:
+    """A "2" typed on a platform without buttons means the second numbered choice shown."""
+    resolve = getattr(channel, "resolve_choice", None)
+    if resolve is None or msg.callback_data is not None or msg.media or not msg.text:
+        return msg
+    data = resolve(msg.chat_id, msg.text)
+    if data is None:
+        return msg
+    return Incoming.from_platform(msg.platform, msg.chat_id, msg.user_id, None, callback_data=data,
+                                  message_id=msg.message_id, display_name=msg.display_name,
+                                  received_at=msg.received_at)

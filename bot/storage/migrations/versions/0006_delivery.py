@@ -1,0 +1,67 @@
+"""The durable message path: inbox_updates and reply_outbox (bot/storage/delivery_models.py).
+
+Revision ID: 0006_delivery
+Revises: 0009_documents
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision: str = "0006_delivery"
+down_revision: str | None = "0009_documents"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TS = sa.DateTime(timezone=True)
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "inbox_updates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(16), nullable=False),
+        sa.Column("update_key", sa.String(128), nullable=False),
+        sa.Column("chat_id", sa.String(64), nullable=False),
+        sa.Column("incoming", JSON, nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.Column("processed_at", TS, nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox_updates")),
+        sa.UniqueConstraint("platform", "update_key", name=op.f("uq_inbox_updates_platform_update_key")),
+    )
+    op.create_index(op.f("ix_inbox_updates_processed_at_platform_chat_id"), "inbox_updates",
+                    ["processed_at", "platform", "chat_id"])
+    op.create_index(op.f("ix_inbox_updates_received_at"), "inbox_updates", ["received_at"])
+    op.create_table(
+        "reply_outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(16), nullable=False),
+        sa.Column("chat_id", sa.String(64), nullable=False),
+        sa.Column("inbox_id", sa.Integer(), nullable=True),
+        sa.Column("reply", JSON, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("maybe_delivered", sa.Integer(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("next_attempt_at", TS, nullable=False),
+        sa.Column("deadline_at", TS, nullable=False),
+        sa.Column("finished_at", TS, nullable=True),
+        sa.Column("detail", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reply_outbox")),
+    )
+    op.create_index(op.f("ix_reply_outbox_status_platform_chat_id_id"), "reply_outbox",
+                    ["status", "platform", "chat_id", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_reply_outbox_status_platform_chat_id_id"), table_name="reply_outbox")
+    op.drop_table("reply_outbox")
+    op.drop_index(op.f("ix_inbox_updates_received_at"), table_name="inbox_updates")
+    op.drop_index(op.f("ix_inbox_updates_processed_at_platform_chat_id"), table_name="inbox_updates")
+    op.drop_table("inbox_updates")

@@ -1,0 +1,157 @@
+"""The durable message path (bot/channels/dispatch.py) on SQLite and PostgreSQL:
+updates stored before they are acknowledged and processed once, replies retried
+until delivered or their deadline, in order, one update of a chat at a time."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.channels import registry
+from bot.channels.delivery import Delivery, Outcome
+from bot.channels.dispatch import ChatDispatcher, backoff
+from bot.channels.wire import incoming_to_json, reply_to_json
+from bot.messages import Incoming, Reply, utcnow
+from bot.storage import inbox
+from bot.storage.delivery_models import FAILED, SENT, InboxUpdate, OutboxReply
+from bot.storage.stats import collect, format_stats
+
+TRANSIENT = Delivery(Outcome.TRANSIENT, detail="HTTP 502", maybe_delivered=True)
+
+
+class ScriptedChannel:
+    """Answers each send with the next scripted verdict (then: delivered); records what went out."""
+
+    platform = "telegram"
+    limits = registry.get("telegram").limits
+
+    def __init__(self, *verdicts: Delivery):
+        self.script = deque(verdicts)
+        self.attempts: list[str] = []
+        self.delivered: list[tuple[str, str]] = []
+
+    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+        self.attempts.append(reply.text)
+        verdict = self.script.popleft() if self.script else Delivery.ok(str(len(self.delivered) + 1))
+        if verdict.delivered:
+            self.delivered.append((chat_id, reply.text))
+        return verdict
+
+    async def edit(self, chat_id, message_id, reply):
+        return Delivery(Outcome.PERMANENT)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def update(chat: str, text: str, message_id: str) -> Incoming:
+    return Incoming.from_platform("telegram", chat, chat, text, message_id=message_id)
+
+
+def dispatcher(pipeline, channel, **options) -> ChatDispatcher:
+    options.setdefault("backoff_base", 0.001)
+    return ChatDispatcher(pipeline, {"telegram": channel}, **options)
+
+
+async def outbox_rows(db) -> list[OutboxReply]:
+    async with db.sessions() as session:
+        return list((await session.scalars(select(OutboxReply).order_by(OutboxReply.id))).all())
+
+
+async def test_a_reply_is_retried_until_delivered(pipeline, db):
+    channel = ScriptedChannel(TRANSIENT, TRANSIENT)
+    chats = dispatcher(pipeline, channel)
+    await chats.accept(update("c1", "/start", "m1"))
+    await chats.idle()
+    assert channel.delivered and channel.delivered[0][0] == "c1"
+    assert channel.attempts[:3] == [channel.attempts[0]] * 3      # the same reply, three times
+    first = (await outbox_rows(db))[0]
+    assert (first.status, first.attempts, first.maybe_delivered) == (SENT, 3, 2)
+
+
+async def test_a_redelivered_update_is_answered_once(pipeline):
+    channel = ScriptedChannel()
+    chats = dispatcher(pipeline, channel)
+    await chats.accept(update("c1", "/start", "m1"))
+    await chats.accept(update("c1", "/start", "m1"))
+    await chats.idle()
+    once = list(channel.delivered)
+    await chats.accept(update("c1", "/start", "m1"))      # redelivered after it was answered
+    await chats.idle()
+    assert channel.delivered == once and once
+
+
+async def test_the_next_update_waits_for_the_replies_to_the_last(pipeline):
+    channel = ScriptedChannel(TRANSIENT, TRANSIENT, TRANSIENT)
+    chats = dispatcher(pipeline, channel)
+    await chats.accept(update("c1", "/start", "m1"))
+    await chats.accept(update("c1", "/help", "m2"))
+    await chats.idle()
+    texts = [text for _, text in channel.delivered]
+    start_replies = await pipeline_replies(pipeline, "c2", "/start")
+    assert texts[:len(start_replies)] == start_replies     # /start's replies first, all of them
+    assert len(texts) > len(start_replies)                  # then /help's
+
+
+async def pipeline_replies(pipeline, chat: str, text: str) -> list[str]:
+    return [r.text for r in await pipeline.process(update(chat, text, f"probe-{chat}"))]
+
+
+async def test_a_reply_failing_past_its_deadline_is_recorded_and_counted(pipeline, db):
+    channel = ScriptedChannel(*[TRANSIENT] * 1000)
+    chats = dispatcher(pipeline, channel, deadline_seconds=0.05, backoff_base=0.01)
+    await chats.accept(update("c1", "/start", "m1"))
+    await chats.idle()
+    rows = await outbox_rows(db)
+    assert rows and all(row.status == FAILED for row in rows)
+    assert rows[0].detail.startswith("deadline passed")
+    async with db.sessions() as session:
+        stats = await collect(session, utcnow())
+    assert stats.failed_replies == {("telegram", "hết hạn gửi lại"): len(rows)}
+    assert "Tin trả lời không gửi được" in format_stats(stats)
+    # The chat is not stuck: its next update is answered.
+    channel.script.clear()
+    await chats.accept(update("c1", "/help", "m2"))
+    await chats.idle()
+    assert channel.delivered
+
+
+async def test_a_blocked_chat_is_not_retried(pipeline, db):
+    channel = ScriptedChannel(Delivery(Outcome.BLOCKED, detail="Forbidden"))
+    chats = dispatcher(pipeline, channel)
+    await chats.accept(update("c1", "/help", "m1"))
+    await chats.idle()
+    first = (await outbox_rows(db))[0]
+    assert (first.status, first.attempts) == (FAILED, 1)
+    assert channel.attempts.count(channel.attempts[0]) == 1
+
+
+async def test_after_a_crash_accepted_updates_and_owed_replies_go_out_once(pipeline, db):
+    """What a killed process left: two stored, unprocessed updates and a reply not yet sent."""
+    writer = inbox.InboxWriter(db.sessions)
+    for chat, message_id in (("c1", "m1"), ("c2", "m2")):
+        msg = update(chat, "/help", message_id)
+        assert await writer.store(inbox.NewUpdate("telegram", message_id, chat, incoming_to_json(msg)))
+    now = utcnow()
+    async with db.sessions.begin() as session:
+        await inbox.add_replies(session, "telegram", "c3", None, [reply_to_json(Reply("Câu 2/10"))],
+                                now, now + timedelta(minutes=10))
+    channel = ScriptedChannel()
+    chats = dispatcher(pipeline, channel)
+    assert await chats.resume() == 3
+    await chats.idle()
+    assert ("c3", "Câu 2/10") in channel.delivered
+    assert {chat for chat, _ in channel.delivered} == {"c1", "c2", "c3"}
+    again = ScriptedChannel()
+    restarted = dispatcher(pipeline, again)
+    assert await restarted.resume() == 0                  # a second restart finds nothing to do
+    async with db.sessions() as session:
+        assert all(row.processed_at for row in (await session.scalars(select(InboxUpdate))).all())
+
+
+def test_backoff_grows_and_stays_jittered_within_bounds():
+    assert backoff(1, 1.0, 60.0, rng=lambda: 0.0) == 0.5
+    assert backoff(3, 1.0, 60.0, rng=lambda: 1.0) == 4.0
+    assert backoff(30, 1.0, 60.0, rng=lambda: 1.0) == 60.0
