@@ -10,13 +10,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.channels.telegram.adapter import TelegramAdapter
-from bot.channels.zalo.webhook import ZaloAdapter
-from bot.readiness import Check, Readiness
+from bot.readiness import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +83,3 @@ class HeldBack:
                 pass
             except Exception:
                 log.exception("stopping %r failed", running)
-
-
-def telegram_check(adapter: TelegramAdapter) -> Callable[[], Check]:
-    def check() -> Check:
-        app = adapter.application
-        receiving = adapter.mode == "webhook" or (app.updater is not None and app.updater.running)
-        # Running means getMe accepted the token at start-up.
-        state = "token accepted" if app.running else "not started"
-        return Check(app.running and receiving, f"{adapter.mode}, {state}")
-    return check
-
-
-def zalo_check(adapter: ZaloAdapter) -> Callable[[], Check]:
-    def check() -> Check:
-        client = adapter.client
-        if client is None:
-            return Check(False, "not started")
-        return Check(bool(client.access_token), "access token present" if client.access_token else "no access token")
-    return check

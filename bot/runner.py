@@ -28,8 +28,8 @@ from bot.app import build_deps, close_deps, warm_up
 from bot.broadcast.service import start_broadcast_worker
 from bot.pipeline import Pipeline
 from bot.platforms.console import run_console
-from bot.channels.telegram.adapter import start_telegram
-from bot.channels.zalo.webhook import start_zalo
+from bot.channels import registry
+from bot.channels.messengers import Messengers
 from bot.readiness import Readiness, add_dependency_checks
 from bot.settings import Settings
 
@@ -63,18 +63,16 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
     deps = build_deps(settings)         # knowledge, index (built when missing or stale), database migrated
     pipeline = Pipeline(deps)
     try:
-        if not (settings.telegram.enabled or settings.zalo.enabled):
+        if not registry.enabled(settings):
             await warm_up(deps, pipeline)
             readiness.mark_ready()
             await run_console(pipeline)
             return
         add_dependency_checks(readiness, deps)
         app = build_http_app(readiness)
-        # Each messenger adds its webhook route and a start/stop lifecycle to the app.
-        if settings.telegram.enabled:
-            readiness.add("telegram", health.telegram_check(start_telegram(app, pipeline, settings)))
-        if settings.zalo.enabled:
-            readiness.add("zalo", health.zalo_check(start_zalo(app, pipeline, settings)))
+        # Each messenger adds its webhook route and a start/stop lifecycle to the app;
+        # updates are stored before they are acknowledged and answered from there.
+        Messengers(pipeline, settings).install(app, readiness)
         # Officials' announcements: started after the messengers, stopped before them.
         start_broadcast_worker(app, settings)
         # ... all of which wait for the warm-up.

@@ -98,9 +98,10 @@ def start_broadcast_worker(app: web.Application, settings: Settings) -> None:
     handle = app[BROADCAST_WORKER] = WorkerHandle()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        from bot.channels.zalo.webhook import ZALO_ADAPTER
+        from bot.channels.messengers import MESSENGERS
 
-        zalo = app.get(ZALO_ADAPTER)
+        messengers = app.get(MESSENGERS)
+        zalo = messengers.channels.get("zalo") if messengers is not None else None
         async with contextlib.AsyncExitStack() as stack:
             try:
                 worker = await stack.enter_async_context(

@@ -64,3 +64,24 @@ class NoGate:
 
     async def acquire(self, platform: str, chat_id: str) -> None:
         return None
+
+
+class PollStore(Protocol):
+    """Where a platform with native quiz polls keeps which poll asks which question."""
+
+    async def link(self, platform: str, poll_id: str, key: str, chat_id: str, message_id: str) -> None: ...
+
+    async def find(self, platform: str, poll_id: str) -> tuple[str, str] | None:
+        """(answer key, chat id) of a poll we sent, or None."""
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """What the core offers every platform package (``build_channel`` / ``start_inbound``);
+    each takes what it needs and ignores the rest."""
+
+    commands: tuple[tuple[str, str], ...] = ()   # public (command, description), for a "/" menu
+    polls: PollStore | None = None
+    token_store: object | None = None            # where a platform keeps rotating tokens
+    channel: Channel | None = None               # the platform's channel (inbound readiness, choices)
+    on_unfollow: Callable[[str, str], Awaitable[None]] | None = None   # (platform, user id)

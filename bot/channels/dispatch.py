@@ -47,6 +47,7 @@ BACKOFF_MAX_SECONDS = 60.0
 # of each holding a database connection while it queues for the search worker.
 MAX_CONCURRENT_UPDATES = 64
 PRUNE_EVERY = timedelta(minutes=10)
+DRAIN_SECONDS = 5.0
 
 
 def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_MAX_SECONDS,
@@ -119,6 +120,8 @@ class ChatDispatcher:
         try:
             while True:
                 await self._send_owed(platform, chat_id)
+                if self._closing:                   # shutting down: the rest waits for the next start
+                    return
                 row = await inbox.next_update(self._sessions, platform, chat_id)
                 if row is None:
                     if key in self._poked:          # an update arrived while we looked
@@ -187,7 +190,7 @@ class ChatDispatcher:
                                            maybe_delivered=delivery.maybe_delivered)
                 return
             detail = f"deadline passed; last: {detail}"
-        log.warning("reply %s finally failed (%s)", reply_id, detail)
+        log.warning("reply %s not delivered, given up (%s)", reply_id, detail)
         await inbox.record_attempt(self._sessions, reply_id, status=FAILED, now=now, detail=detail,
                                    maybe_delivered=delivery.maybe_delivered)
 
@@ -203,18 +206,27 @@ class ChatDispatcher:
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    @property
+    def busy(self) -> bool:
+        """Some chat has work in hand."""
+        return bool(self._workers)
+
     async def idle(self) -> None:
         """Wait until no chat has work in hand (tests, benchmarks)."""
         while self._workers:
             await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
-    async def close(self) -> None:
-        """Stop the workers; what they had not finished stays in the database for the next start."""
+    async def close(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Take no new work; give the workers ``drain_seconds`` to finish what they hold (a send
+        cut off in flight may be delivered and then sent again), then stop them. What they had
+        not finished stays in the database for the next start."""
         self._closing = True
         workers = list(self._workers.values())
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=drain_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
 
 def _resolved_choice(channel: Channel, msg: Incoming) -> Incoming:

@@ -263,9 +263,8 @@ async def test_the_worker_runs_inside_the_bot_and_shares_the_zalo_client(deps, d
     from aiohttp import web
 
     from bot.broadcast.service import BROADCAST_WORKER, start_broadcast_worker
+    from bot.channels.messengers import MESSENGERS, Messengers
     from bot.pipeline import Pipeline
-    from bot.channels.telegram.adapter import start_telegram
-    from bot.channels.zalo.webhook import ZALO_ADAPTER, start_zalo
     from bot.runner import build_http_app
 
     if not db_url.startswith("sqlite"):
@@ -274,14 +273,13 @@ async def test_the_worker_runs_inside_the_bot_and_shares_the_zalo_client(deps, d
     zl = await add_subscribers(db, ["z11", "z12"], platform="zalo", ward=WARD)
     deps.settings = broadcast_settings(deps.settings, telegram=telegram_api, zalo=zalo_api)
     app = build_http_app()
-    start_telegram(app, Pipeline(deps), deps.settings, poll_timeout=0.5)
-    start_zalo(app, Pipeline(deps), deps.settings)
+    Messengers(Pipeline(deps), deps.settings, inbound_options={}).install(app)
     start_broadcast_worker(app, deps.settings)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     try:
         worker = app[BROADCAST_WORKER].worker
-        assert worker is not None and worker.senders["zalo"].client is app[ZALO_ADAPTER].client
+        assert worker is not None and worker.senders["zalo"].client is app[MESSENGERS].channels["zalo"].client
         await _create(db, report=("zalo", "z-official"))
         await telegram_api.wait_for("sendMessage", 3, timeout=10)
         for _ in range(200):

@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from bot.deps import Deps
 from bot.pipeline import Pipeline
-from bot.channels.telegram.adapter import WEBHOOK_PATH, TelegramAdapter, start_telegram
+from bot.channels.messengers import Messengers
+from bot.channels.telegram.adapter import TELEGRAM_INBOUND, WEBHOOK_PATH, TelegramInbound
 from bot.runner import build_http_app
 from bot.settings import HttpSettings, Settings, TelegramSettings
 from tests.fakes.telegram_api import Call, FakeTelegramAPI
@@ -49,7 +50,8 @@ def telegram_settings(api: FakeTelegramAPI, base: Settings, mode: str, port: int
 @dataclass
 class TelegramHarness:
     api: FakeTelegramAPI
-    adapter: TelegramAdapter
+    inbound: TelegramInbound
+    messengers: Messengers
     pipeline: Pipeline
     settings: Settings
     mode: str
@@ -71,19 +73,20 @@ class TelegramHarness:
         deps.settings = settings             # the harness owns these deps: they get its settings
         pipeline = pipeline or Pipeline(deps)
         app = build_http_app()
-        adapter = start_telegram(app, pipeline, settings, poll_timeout=poll_timeout)
+        messengers = Messengers(pipeline, settings, inbound_options={"poll_timeout": poll_timeout})
+        messengers.install(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()                 # starts the adapter (getMe, setMyCommands, polling/setWebhook)
+        await runner.setup()                 # starts Telegram (getMe, setMyCommands, polling/setWebhook)
         await web.SockSite(runner, sock).start()
-        return cls(api, adapter, pipeline, settings, mode, f"http://127.0.0.1:{port}", runner,
-                   aiohttp.ClientSession())
+        return cls(api, app[TELEGRAM_INBOUND], messengers, pipeline, settings, mode,
+                   f"http://127.0.0.1:{port}", runner, aiohttp.ClientSession())
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         await self.client.close()
-        await self.runner.cleanup()          # stops the adapter via its lifecycle
+        await self.runner.cleanup()          # stops Telegram and the dispatcher via their lifecycles
 
     # -- talking to the bot
 
@@ -130,7 +133,6 @@ class TelegramHarness:
             await asyncio.sleep(0.01)
 
     def _is_idle(self) -> bool:
-        app = self.adapter.application
-        queue_busy = getattr(app.update_queue, "_unfinished_tasks", 0)
-        processing = app.update_processor.current_concurrent_updates
-        return self.api.unserved_updates() == 0 and not queue_busy and not processing
+        dispatcher = self.messengers.dispatcher
+        working = dispatcher is not None and dispatcher.busy
+        return self.api.unserved_updates() == 0 and not self.inbound.in_hand and not working

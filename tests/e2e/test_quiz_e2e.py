@@ -118,8 +118,8 @@ async def test_a_second_vote_on_the_current_poll_and_someone_elses_vote_change_n
 async def test_a_long_question_gets_its_header_as_a_message_and_limits_are_kept(telegram_polling_bot):
     bot, api = telegram_polling_bot, telegram_polling_bot.api
     poll = QuizPoll("Ab3_xZ.0", "Hỏi " * 74 + "?", ("A", "B"), correct=1, explanation="Vì…", open_period=2)
-    result = await bot.adapter.send(CHAT, Reply("Câu 1/10", quiz=poll))
-    assert result.ok and result.parts_sent == 2
+    result = await bot.messengers.send("telegram", str(CHAT), Reply("Câu 1/10", quiz=poll))
+    assert result.delivered and result.parts_sent == 2
     (header,) = api.calls_to("sendMessage", CHAT)
     (sent,) = api.calls_to("sendPoll", CHAT)
     assert header.text == "Câu 1/10" and sent.params["question"] == poll.question

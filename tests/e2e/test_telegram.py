@@ -27,13 +27,9 @@ from bot import runner
 from bot.app import build_deps, close_deps
 from bot.messages import Button, Incoming, Reply
 from bot.pipeline import FLOOD_NOTICE
-from bot.channels.telegram.adapter import (
-    ALLOWED_UPDATES,
-    WEBHOOK_PATH,
-    SendStatus,
-    TelegramAdapter,
-    split_for_telegram,
-)
+from bot.channels.delivery import Outcome
+from bot.channels.telegram.adapter import ALLOWED_UPDATES, WEBHOOK_PATH, TelegramInbound
+from bot.channels.telegram.channel import split_for_telegram
 from bot.settings import HttpSettings, SettingsError, TelegramSettings
 from handlers.media import CANNOT_READ
 from handlers.qa import NOT_TEXT
@@ -331,8 +327,8 @@ async def test_blocked_user_does_not_break_the_bot(telegram_polling_bot, caplog)
     await telegram_polling_bot.idle()
     assert [c.status for c in api.calls_to("sendMessage", CHAT, ok_only=False)] == [403]
     assert any("not delivered" in r.getMessage() for r in caplog.records)
-    result = await telegram_polling_bot.adapter.send(str(CHAT), Reply("Thông báo"))
-    assert result.status is SendStatus.BLOCKED and not result.ok
+    result = await telegram_polling_bot.messengers.send("telegram", str(CHAT), Reply("Thông báo"))
+    assert result.outcome is Outcome.BLOCKED and not result.delivered
 
 
 def test_split_for_telegram_counts_utf16_units():
@@ -359,26 +355,26 @@ async def test_token_never_reaches_the_logs(start_telegram_bot, caplog):
     assert token not in caplog.text
 
 
-async def test_rejected_token_stops_start_up_with_a_clear_message(telegram_api, telegram_deps):
-    from bot.pipeline import Pipeline
+async def never_called(msg: Incoming) -> None:
+    raise AssertionError("no update expected")
 
+
+async def test_rejected_token_stops_start_up_with_a_clear_message(telegram_api):
     bad = "999:rejected-token"
-    adapter = TelegramAdapter(TelegramSettings(token=SecretStr(bad), base_url=telegram_api.base_url),
-                              Pipeline(telegram_deps))
+    inbound = TelegramInbound(TelegramSettings(token=SecretStr(bad), base_url=telegram_api.base_url),
+                              never_called)
     with pytest.raises(SettingsError) as raised:
-        await adapter.start()
-    await adapter.aclose()
+        await inbound.start()
+    await inbound.stop()
     assert "CIVICBOT_TELEGRAM__TOKEN" in str(raised.value) and bad not in str(raised.value)
 
 
-def test_webhook_mode_requires_a_valid_secret(telegram_deps):
-    from bot.pipeline import Pipeline
-
+def test_webhook_mode_requires_a_valid_secret():
     for secret in (None, "", "có dấu", "x" * 300):
         settings = TelegramSettings(token=SecretStr("1:t"), webhook_url="https://example.org/telegram/webhook",
                                     webhook_secret=SecretStr(secret) if secret is not None else None)
         with pytest.raises(SettingsError, match="WEBHOOK_SECRET"):
-            TelegramAdapter(settings, Pipeline(telegram_deps))
+            TelegramInbound(settings, never_called)
 
 
 def _free_port() -> int:
@@ -425,7 +421,7 @@ async def test_serve_runs_telegram_and_shuts_down_cleanly_on_signal(
         for deps in built:
             await close_deps(deps)
     last = [c for c in telegram_api.calls if c.method == "getUpdates"][-1]
-    assert last.params.get("timeout") == 0          # PTB confirmed the last updates on the way out
+    assert last.params.get("timeout") == 0          # the stored updates confirmed on the way out
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as client:
             await client.get(f"http://127.0.0.1:{port}/healthz")

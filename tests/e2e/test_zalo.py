@@ -25,7 +25,9 @@ from bot.app import build_deps, close_deps
 from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
 from bot.platforms.base import ZALO_TEXT_LIMIT
-from bot.channels.zalo.webhook import WEBHOOK_PATH, ZaloAdapter, signature, start_zalo
+from bot.channels.delivery import Outcome
+from bot.channels.messengers import Messengers
+from bot.channels.zalo.webhook import WEBHOOK_PATH, signature
 from bot.channels.zalo.api import FileTokenStore, SendStatus, TokenPair, fingerprint
 from bot.runner import build_http_app
 from bot.settings import Settings, ZaloSettings
@@ -66,7 +68,7 @@ def settings(e2e_settings, zalo_api) -> Settings:
 @dataclass
 class Bot:
     url: str
-    adapter: ZaloAdapter
+    messengers: Messengers
     pipeline: Pipeline
     http: aiohttp.ClientSession
     api: FakeZaloAPI
@@ -82,8 +84,16 @@ class Bot:
             await resp.read()
             return resp
 
+    @property
+    def channel(self):
+        return self.messengers.channels["zalo"]
+
+    @property
+    def client(self):
+        return self.channel.client
+
     async def settle(self) -> None:
-        await self.adapter.webhook.join()
+        await self.messengers.dispatcher.idle()
 
 
 @pytest.fixture
@@ -91,14 +101,15 @@ async def bot(settings, hash_searcher, knowledge, zalo_api):
     deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
     pipeline = Pipeline(deps)
     app = build_http_app()
-    adapter = start_zalo(app, pipeline, settings)
+    messengers = Messengers(pipeline, settings)
+    messengers.install(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     async with aiohttp.ClientSession() as http:
-        yield Bot(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", adapter, pipeline, http, zalo_api)
+        yield Bot(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", messengers, pipeline, http, zalo_api)
     await runner.cleanup()
     await close_deps(deps)
 
@@ -181,7 +192,6 @@ async def test_forged_signature_is_refused(bot):
     good = signature(APP_ID, body, event["timestamp"], OA_SECRET)
     tampered = body.replace(b"u3", b"u4")
     assert (await bot.post(raw=tampered, sig=good)).status == 403
-    assert bot.adapter.webhook.pending == 0
     await bot.settle()
     assert bot.api.attempts == []
 
@@ -191,7 +201,6 @@ async def test_stale_event_is_refused(bot):
     assert (await bot.post(text_event("u5", QUESTION, timestamp=old))).status == 403
     future = int((time.time() + 10 * 60) * 1000)
     assert (await bot.post(text_event("u5", QUESTION, timestamp=future))).status == 403
-    assert bot.adapter.webhook.pending == 0
     await bot.settle()
     assert bot.api.attempts == []
     # Nothing was recorded either: the same message, fresh, is answered.
@@ -260,8 +269,8 @@ async def test_concurrent_sends_during_expiry_refresh_once(bot):
     await bot.settle()
     # Every answer really hit the expired token before the one refresh.
     assert sum(a.outcome == "error:-216" for a in bot.api.attempts) == len(users)
-    results = await asyncio.gather(*(bot.adapter.channel.send(u, Reply("Thông báo thử.")) for u in users))
-    assert all(r.status is SendStatus.SENT for r in results)
+    results = await asyncio.gather(*(bot.channel.send(u, Reply("Thông báo thử.")) for u in users))
+    assert all(r.delivered for r in results)
     assert len(bot.api.refreshes) == 1 and bot.api.refused_refreshes == []
     for u in users:
         assert len(bot.api.texts_to(u)) == 2
@@ -270,7 +279,7 @@ async def test_concurrent_sends_during_expiry_refresh_once(bot):
 async def test_concurrent_direct_sends_refresh_once(bot):
     bot.api.expire_access_token()
     bot.api.refresh_delay = 0.2
-    client = bot.adapter.client
+    client = bot.client
     results = await asyncio.gather(*(client.send_text(f"d{i}", "Xin chào") for i in range(20)))
     assert {r.status for r in results} == {SendStatus.SENT}
     assert len(bot.api.refreshes) == 1 and client.refreshes == 1
@@ -279,11 +288,11 @@ async def test_concurrent_direct_sends_refresh_once(bot):
 async def test_refused_refresh_gives_up(bot):
     bot.api.expire_access_token()
     bot.api.refresh_token = "rotated-elsewhere"     # our refresh token is spent
-    result = await bot.adapter.channel.send("u9", Reply("Xin chào"))
-    assert result.status is SendStatus.FAILED and result.error == -216
+    result = await bot.channel.send("u9", Reply("Xin chào"))
+    assert result.outcome is Outcome.PERMANENT and "-216" in result.detail
     assert len(bot.api.refused_refreshes) == 1 and bot.api.sent == []
     # Within the back-off, a second send does not burn another refresh attempt.
-    await bot.adapter.channel.send("u9", Reply("Xin chào"))
+    await bot.channel.send("u9", Reply("Xin chào"))
     assert len(bot.api.refused_refreshes) == 1
 
 
@@ -313,25 +322,26 @@ async def test_out_of_window_is_recorded_not_retried(bot, caplog):
     assert [a.outcome for a in bot.api.attempts] == ["error:-230"]
     assert bot.api.sent == []
     assert any("7-day" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
-    result = await bot.adapter.channel.send("u10", Reply("Thông báo mới."))
-    assert result.status is SendStatus.OUT_OF_WINDOW and result.error == -230
+    result = await bot.channel.send("u10", Reply("Thông báo mới."))
+    assert result.outcome is Outcome.OUTSIDE_WINDOW and "-230" in result.detail
     assert len(bot.api.attempts) == 2                      # one attempt each, no retries
 
 
 async def test_injected_faults_map_to_results(bot):
-    api, channel = bot.api, bot.adapter.channel
+    api, channel = bot.api, bot.channel
     api.inject("u11", Fault.http(502), Fault.zalo(-32), Fault.zalo(-201, "bad params"))
-    assert (await channel.send("u11", Reply("a"))).status is SendStatus.RETRY_LATER
-    assert (await channel.send("u11", Reply("b"))).status is SendStatus.RETRY_LATER
+    assert (await channel.send("u11", Reply("a"))).outcome is Outcome.TRANSIENT
+    limited = await channel.send("u11", Reply("b"))
+    assert limited.outcome is Outcome.RETRY_AFTER and limited.retry_after == 60 and limited.platform_wide
     failed = await channel.send("u11", Reply("c"))
-    assert failed.status is SendStatus.FAILED and failed.error == -201
-    assert (await channel.send("u11", Reply("d"))).status is SendStatus.SENT
+    assert failed.outcome is Outcome.PERMANENT and "-201" in failed.detail
+    assert (await channel.send("u11", Reply("d"))).delivered
     assert api.texts_to("u11") == ["d"]
     assert len(api.attempts) == 4                          # one attempt per send, no retries
 
 
 async def test_timeout_is_retry_later(bot):
-    client = bot.adapter.client
+    client = bot.client
     client._timeout = aiohttp.ClientTimeout(total=0.2)
     bot.api.inject("u12", Fault.timeout(1.0))
     result = await client.send_text("u12", "Xin chào")
@@ -362,27 +372,56 @@ async def test_long_reply_is_split_at_word_boundaries(bot):
     assert all(p == p.strip() for p in parts)
 
 
-async def test_shutdown_drains_events_in_flight(settings, hash_searcher, knowledge, zalo_api):
-    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
+async def serve_zalo(settings, deps) -> tuple[web.AppRunner, Messengers, str]:
     app = build_http_app()
-    adapter = start_zalo(app, Pipeline(deps), settings)
+    messengers = Messengers(Pipeline(deps), settings)
+    messengers.install(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    zalo_api.inject("u14", Fault.slow(0.3))                  # the reply is still in flight...
-    event = text_event("u14", QUESTION)
+    return runner, messengers, f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+
+
+async def post_event(url: str, event: dict) -> int:
     body = json.dumps(event).encode()
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", data=body, headers={
-            "X-ZEvent-Signature": signature(APP_ID, body, event["timestamp"], OA_SECRET)}) as resp:
-            assert resp.status == 200
-    assert adapter.webhook.pending == 1
+        async with http.post(url, data=body, headers={
+                "X-ZEvent-Signature": signature(APP_ID, body, event["timestamp"], OA_SECRET)}) as resp:
+            return resp.status
+
+
+async def test_shutdown_finishes_the_reply_in_flight(settings, hash_searcher, knowledge, zalo_api):
+    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
+    runner, messengers, url = await serve_zalo(settings, deps)
+    zalo_api.inject("u14", Fault.slow(0.3))                  # the reply is still in flight...
+    assert await post_event(url, text_event("u14", QUESTION)) == 200
+    await asyncio.sleep(0.1)
     await runner.cleanup()                                   # ...when the server stops
     await close_deps(deps)
     assert len(zalo_api.texts_to("u14")) == 1
-    assert adapter.session.closed
+    assert messengers.session.closed
+
+
+async def test_an_acknowledged_event_is_answered_after_a_restart(settings, hash_searcher, knowledge, zalo_api):
+    """Zalo is down when the bot stops: the reply waits in the database, and the next
+    start sends it (once), as well as the answer to an event acknowledged meanwhile."""
+    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
+    runner, messengers, url = await serve_zalo(settings, deps)
+    messengers.drain_seconds = 0.2
+    zalo_api.inject("u17", *[Fault.http(502)] * 3)
+    assert await post_event(url, text_event("u17", QUESTION, msg_id="m-u17")) == 200
+    while len(zalo_api.attempts) < 1:
+        await asyncio.sleep(0.01)
+    await runner.cleanup()
+    assert zalo_api.texts_to("u17") == []
+    runner, messengers, url = await serve_zalo(settings, deps)
+    assert await post_event(url, text_event("u17", QUESTION, msg_id="m-u17")) == 200    # redelivered
+    await messengers.dispatcher.idle()
+    await runner.cleanup()
+    await close_deps(deps)
+    assert len(zalo_api.texts_to("u17")) == 1
 
 
 async def test_numeric_timestamp_is_accepted_and_absurd_ones_refused(bot):
@@ -404,7 +443,7 @@ async def test_second_process_adopts_stored_refresh(bot, settings):
         other = ZaloClient(settings.zalo, session, default_token_store(settings.data_dir))
         await other.start()
         bot.api.expire_access_token()
-        assert (await bot.adapter.client.send_text("u16", "một")).status is SendStatus.SENT
+        assert (await bot.client.send_text("u16", "một")).status is SendStatus.SENT
         assert (await other.send_text("u16", "hai")).status is SendStatus.SENT
     assert len(bot.api.refreshes) == 1 and bot.api.refused_refreshes == []
     assert other.refreshes == 0 and other.access_token == "access-1"

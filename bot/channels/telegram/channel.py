@@ -12,7 +12,7 @@ status are ever logged, and exceptions are reduced to their class name.
 A long text goes out in parts (4096 UTF-16 code units each), in order, the
 buttons under the last part; the first part that fails stops the reply and
 the `Delivery` says how many went out. A quiz goes out as a native quiz
-poll; its poll id is handed to ``poll_links`` (the quiz store) so that the
+poll; its poll id is handed to ``polls`` (the quiz store, `PollStore`) so that the
 votes can be routed back to the round (see adapter.py).
 """
 
@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
-from bot.channels.base import PlatformLimits
+from bot.channels.base import PlatformLimits, PollStore
 from bot.channels.delivery import Delivery, Outcome
 from bot.messages import Reply
 from bot.platforms.base import split_message
@@ -39,9 +38,6 @@ POLL_OPTION_MAX = 100
 POLL_EXPLANATION_MAX = 200
 POLL_OPEN_PERIOD = (5, 600)
 SEND_TIMEOUT_SECONDS = 10.0
-
-# (poll id, answer key, chat id, message id) -> stored; the quiz store's job, not the channel's.
-PollLinks = Callable[[str, str, str, str], Awaitable[None]]
 
 
 def split_for_telegram(text: str, limit: int = 4096) -> list[str]:
@@ -97,12 +93,12 @@ class TelegramChannel:
     platform = PLATFORM
 
     def __init__(self, token: str, base_url: str, session: aiohttp.ClientSession, limits: PlatformLimits,
-                 *, timeout: float = SEND_TIMEOUT_SECONDS, poll_links: PollLinks | None = None):
+                 *, timeout: float = SEND_TIMEOUT_SECONDS, polls: PollStore | None = None):
         self._prefix = f"{base_url}{token}/"          # PTB's convention: base_url ends in "/bot"
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.limits = limits
-        self.poll_links = poll_links
+        self.polls = polls
 
     def __repr__(self) -> str:                        # never the token
         return "TelegramChannel(<redacted>)"
@@ -176,9 +172,9 @@ class TelegramChannel:
         message_id = str(result.get("message_id", ""))
         ids.append(message_id)
         poll = result.get("poll") if isinstance(result.get("poll"), dict) else None
-        if poll and self.poll_links is not None:
+        if poll and self.polls is not None:
             try:
-                await self.poll_links(str(poll["id"]), quiz.key, str(chat_id), message_id)
+                await self.polls.link(PLATFORM, str(poll["id"]), quiz.key, str(chat_id), message_id)
             except Exception:
                 log.exception("storing a quiz poll failed: its answers cannot be routed")
         return Delivery.ok(*ids, parts_sent=len(ids))

@@ -2,7 +2,7 @@
 
     api.py      the OA API client: CS text messages, the token pair and its refresh
     channel.py  a reply as numbered-choice text messages → `Delivery`
-    webhook.py  signed events in → `Incoming`
+    webhook.py  signed events in → `Incoming`, stored before they are acknowledged
 """
 
 from __future__ import annotations
@@ -10,12 +10,20 @@ from __future__ import annotations
 import aiohttp
 
 from bot.channels import registry
-from bot.channels.zalo.api import TokenStore, ZaloClient, default_token_store
+from bot.channels.base import PlatformContext
+from bot.channels.zalo.api import ZaloClient, default_token_store
 from bot.channels.zalo.channel import PLATFORM, ZaloChannel
+from bot.channels.zalo.webhook import start_inbound
 from bot.settings import Settings
 
 
-def build_channel(settings: Settings, session: aiohttp.ClientSession, *,
-                  token_store: TokenStore | None = None) -> ZaloChannel:
-    client = ZaloClient(settings.zalo, session, token_store or default_token_store(settings.data_dir))
+def build_channel(settings: Settings, session: aiohttp.ClientSession,
+                  context: PlatformContext = PlatformContext()) -> ZaloChannel:
+    """The Zalo channel on ``session``; the token pair lives in ``context.token_store``
+    (default: a file in the data directory)."""
+    store = context.token_store or default_token_store(settings.data_dir)
+    client = ZaloClient(settings.zalo, session, store)      # type: ignore[arg-type]
     return ZaloChannel(client, registry.get(PLATFORM).limits)
+
+
+__all__ = ["build_channel", "start_inbound"]

@@ -217,6 +217,16 @@ class ZaloClient:
     def access_token(self) -> str:
         return self._tokens.access_token if self._tokens else ""
 
+    def token_health(self) -> tuple[bool, str]:
+        """For /readyz: (usable, why). A refresh that failed last time means not ready."""
+        if not self._started:
+            return False, "not started"
+        if self._failed_refresh is not None:
+            return False, "access token refresh failing"
+        if not self.access_token:
+            return False, "no access token"
+        return True, "access token present"
+
     # -- sending -------------------------------------------------------------
 
     async def send_text(self, user_id: str, text: str) -> SendResult:

@@ -42,6 +42,10 @@ class ZaloChannel:
         self.limits = limits
         self.choices = NumberedChoices()
 
+    async def start(self) -> None:
+        """Load the token pair before the first send (so /readyz can report it)."""
+        await self.client.start()
+
     def resolve_choice(self, user_id: str, text: str) -> str | None:
         return self.choices.resolve(user_id, text)
 

@@ -1,0 +1,109 @@
+"""The messengers of one serving process: their channels, their inbound sides, the dispatcher.
+
+    messengers = Messengers(pipeline, settings)
+    messengers.install(app, readiness)     # routes + lifecycles of every enabled platform
+    ... server runs ...
+    await messengers.send(platform, chat_id, reply)   # one attempt, through the platform's channel
+
+Which platforms run comes from the registry (credentials configured); this
+module names none of them. One aiohttp session serves every channel. Start
+order (cleanup contexts): channels and dispatcher first (unsent replies and
+unprocessed updates from before a crash are resumed), then each platform's
+inbound side; shutdown in reverse, so nothing is accepted that cannot be stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels import registry
+from bot.channels.base import Channel, PlatformContext, SendGate
+from bot.channels.delivery import Delivery
+from bot.channels.dispatch import ChatDispatcher
+from bot.messages import Incoming, Reply
+from bot.pipeline import Pipeline
+from bot.readiness import Readiness
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 100
+DRAIN_SECONDS = 5.0     # at shutdown, for replies in flight
+
+
+class NotAccepting(RuntimeError):
+    """An update arrived before the dispatcher started or after it stopped."""
+
+
+class Messengers:
+    def __init__(self, pipeline: Pipeline, settings: Settings, *, gate: SendGate | None = None,
+                 on_unfollow: Callable[[str, str], Awaitable[None]] | None = None,
+                 token_store: object | None = None, inbound_options: dict | None = None):
+        self.pipeline = pipeline
+        self.settings = settings
+        self.gate = gate
+        self.specs = registry.enabled(settings)
+        deps = pipeline.deps
+        polls = None
+        if deps.db is not None:
+            from bot.storage.poll_links import DbPollStore
+
+            polls = DbPollStore(deps.db.sessions)
+        self._context = PlatformContext(
+            commands=tuple((c.name, c.description) for c in deps.router.public_commands()),
+            polls=polls, token_store=token_store, on_unfollow=on_unfollow,
+        )
+        self._inbound_options = inbound_options or {}
+        self.session: aiohttp.ClientSession | None = None
+        self.channels: dict[str, Channel] = {}
+        self.dispatcher: ChatDispatcher | None = None
+        self.drain_seconds = DRAIN_SECONDS
+
+    def install(self, app: web.Application, readiness: Readiness | None = None) -> None:
+        """Build the channels, add each platform's routes and lifecycle to ``app`` (call it
+        before the server starts, inside the event loop)."""
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS))
+        app.cleanup_ctx.append(self._lifecycle)
+        app[MESSENGERS] = self
+        for spec in self.specs:
+            module = spec.module()
+            channel = self.channels[spec.name] = module.build_channel(self.settings, self.session, self._context)
+            context = PlatformContext(**{**self._context.__dict__, "channel": channel})
+            check = module.start_inbound(app, self.accept, self.settings, context, **self._inbound_options)
+            if readiness is not None:
+                readiness.add(spec.name, check)
+
+    async def accept(self, msg: Incoming) -> None:
+        """`bot.channels.base.Accept` for every platform: stored when this returns."""
+        if self.dispatcher is None:
+            raise NotAccepting("not started")
+        await self.dispatcher.accept(msg)
+
+    async def send(self, platform: str, chat_id: str, reply: Reply) -> Delivery:
+        """One attempt through the platform's channel (broadcasts, the officials' console)."""
+        return await self.channels[platform].send(chat_id, reply)
+
+    async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        try:
+            for channel in self.channels.values():
+                start = getattr(channel, "start", None)       # a channel with state to load
+                if start is not None:
+                    await start()
+            self.dispatcher = ChatDispatcher(self.pipeline, self.channels, gate=self.gate,
+                                             deadline_seconds=self.settings.reply_deadline_seconds)
+            await self.dispatcher.resume()
+            yield
+        finally:
+            if self.dispatcher is not None:
+                await self.dispatcher.close(self.drain_seconds)
+            for channel in self.channels.values():
+                await channel.aclose()
+            if self.session is not None:
+                await self.session.close()
+
+
+MESSENGERS = web.AppKey("messengers", Messengers)
