@@ -36,12 +36,12 @@ from bot.channels.delivery import Delivery
 from bot.channels.wire import incoming_from_json, incoming_to_json, reply_from_json, reply_to_json
 from bot.messages import Incoming, Reply, utcnow
 from bot.pipeline import Pipeline
-from bot.storage import inbox
+from bot.storage import Database, inbox
 from bot.storage.delivery_models import FAILED, PENDING, SENT
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 60.0
 # Updates processed at once. A burst beyond this waits here, cheaply, instead
 # of each holding a database connection while it queues for the search worker.
@@ -61,7 +61,7 @@ class ChatDispatcher:
     def __init__(self, pipeline: Pipeline, channels: dict[str, Channel], *,
                  deadline_seconds: float = 600.0, gate: SendGate | None = None,
                  clock: Callable[[], datetime] = utcnow, backoff_base: float = BACKOFF_BASE_SECONDS,
-                 max_concurrent: int = MAX_CONCURRENT_UPDATES):
+                 max_concurrent: int = MAX_CONCURRENT_UPDATES, inbox_db: Database | None = None):
         db = pipeline.deps.db
         if db is None:
             raise ValueError("the durable message path needs a database")
@@ -72,7 +72,9 @@ class ChatDispatcher:
         self._backoff_base = backoff_base
         self._sessions = db.sessions
         self._clock = clock
-        self._inbox = inbox.InboxWriter(db.sessions, clock)
+        # Acknowledging must not queue behind the updates being processed: with SQLite's
+        # single pooled connection, an engine of its own for the inbox writes (inbox_db).
+        self._inbox = inbox.InboxWriter((inbox_db or db).sessions, clock)
         self._slots = asyncio.Semaphore(max_concurrent)
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._poked: set[tuple[str, str]] = set()

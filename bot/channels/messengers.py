@@ -28,6 +28,7 @@ from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
 from bot.readiness import Readiness
 from bot.settings import Settings
+from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Messengers:
         self.channels: dict[str, Channel] = {}
         self.dispatcher: ChatDispatcher | None = None
         self.drain_seconds = DRAIN_SECONDS
+        self._inbox_db: Database | None = None
 
     def install(self, app: web.Application, readiness: Readiness | None = None) -> None:
         """Build the channels, add each platform's routes and lifecycle to ``app`` (call it
@@ -93,8 +95,10 @@ class Messengers:
                 start = getattr(channel, "start", None)       # a channel with state to load
                 if start is not None:
                     await start()
+            self._inbox_db = Database.from_url(self.settings.effective_database_url)
             self.dispatcher = ChatDispatcher(self.pipeline, self.channels, gate=self.gate,
-                                             deadline_seconds=self.settings.reply_deadline_seconds)
+                                             deadline_seconds=self.settings.reply_deadline_seconds,
+                                             inbox_db=self._inbox_db)
             await self.dispatcher.resume()
             yield
         finally:
@@ -102,6 +106,8 @@ class Messengers:
                 await self.dispatcher.close(self.drain_seconds)
             for channel in self.channels.values():
                 await channel.aclose()
+            if self._inbox_db is not None:
+                await self._inbox_db.dispose()
             if self.session is not None:
                 await self.session.close()
 
