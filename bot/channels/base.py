@@ -82,6 +82,7 @@ class PlatformContext:
 
     commands: tuple[tuple[str, str], ...] = ()   # public (command, description), for a "/" menu
     polls: PollStore | None = None
-    token_store: object | None = None            # where a platform keeps rotating tokens
+    # Where a platform keeps rotating tokens: (platform, its old store to import from) → store.
+    token_store_for: Callable[[str, object], object] | None = None
     channel: Channel | None = None               # the platform's channel (inbound readiness, choices)
     on_unfollow: Callable[[str, str], Awaitable[None]] | None = None   # (platform, user id)

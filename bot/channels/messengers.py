@@ -49,14 +49,19 @@ class Messengers:
         self.gate = gate
         self.specs = registry.enabled(settings)
         deps = pipeline.deps
-        polls = None
+        polls, tokens = None, None
+        if token_store is not None:                     # one store for every platform (benchmarks)
+            tokens = lambda platform, old: token_store  # noqa: E731
         if deps.db is not None:
             from bot.storage.poll_links import DbPollStore
+            from bot.storage.tokens import DbTokenStore
 
             polls = DbPollStore(deps.db.sessions)
+            sessions = deps.db.sessions
+            tokens = tokens or (lambda platform, old: DbTokenStore(sessions, platform, legacy=old))
         self._context = PlatformContext(
             commands=tuple((c.name, c.description) for c in deps.router.public_commands()),
-            polls=polls, token_store=token_store, on_unfollow=on_unfollow,
+            polls=polls, token_store_for=tokens, on_unfollow=on_unfollow,
         )
         self._inbound_options = inbound_options or {}
         self.session: aiohttp.ClientSession | None = None

@@ -11,6 +11,9 @@ is processed on restart, exactly once.
 chat's worker (bot/channels/conversations.py) and retried until delivered or
 ``deadline_at``. What finally failed stays with its reason (``civicbot stats``).
 
+``platform_tokens``: rotating token pairs (Zalo), one refresher at a time
+across processes (bot/storage/tokens.py).
+
 Imported by `bot.storage` (package import), so `Base.metadata` holds these tables.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint
+from sqlalchemy import Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import PLATFORM_ID_LEN, PLATFORM_LEN, Base, JsonDocument, UTCDateTime, utcnow
@@ -63,3 +66,18 @@ class OutboxReply(Base):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class PlatformToken(Base):
+    """A platform's rotating token pair (Zalo: the refresh token is single-use), shared by
+    every process; ``refresh_claimed_until`` lets one of them refresh at a time."""
+
+    __tablename__ = "platform_tokens"
+
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LEN), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    seeded_from: Mapped[str] = mapped_column(String(32), default="")
+    refresh_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

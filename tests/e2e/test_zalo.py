@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import stat
 import time
 from dataclasses import dataclass
 
@@ -28,7 +26,9 @@ from bot.platforms.base import ZALO_TEXT_LIMIT
 from bot.channels.delivery import Outcome
 from bot.channels.messengers import Messengers
 from bot.channels.zalo.webhook import WEBHOOK_PATH, signature
+from bot.channels.zalo import api as zalo_api_module
 from bot.channels.zalo.api import FileTokenStore, SendStatus, TokenPair, fingerprint
+from bot.storage.tokens import DbTokenStore
 from bot.runner import build_http_app
 from bot.settings import Settings, ZaloSettings
 from tests.fakes.zalo_api import Fault, FakeZaloAPI
@@ -253,12 +253,9 @@ async def test_expired_token_is_refreshed_and_persisted(bot, settings):
     assert refresh == {"refresh_token": "refresh-0", "app_id": APP_ID, "grant_type": "refresh_token"}
     assert [a.outcome for a in bot.api.attempts] == ["error:-216", "sent"]
     assert bot.api.sent[0].access_token == "access-1"
-    path = settings.data_dir / "zalo_tokens.json"
-    stored = json.loads(path.read_text())
-    assert stored["access_token"] == "access-1" and stored["refresh_token"] == "refresh-1"
-    assert stored["seeded_from"] == fingerprint("refresh-0")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert not list(path.parent.glob(".zalo-tokens-*"))                       # no temp files left
+    stored = await DbTokenStore(bot.pipeline.deps.db.sessions, "zalo").load()      # in the database
+    assert (stored.access_token, stored.refresh_token) == ("access-1", "refresh-1")
+    assert stored.seeded_from == fingerprint("refresh-0")
 
 
 async def test_concurrent_sends_during_expiry_refresh_once(bot):
@@ -285,15 +282,37 @@ async def test_concurrent_direct_sends_refresh_once(bot):
     assert len(bot.api.refreshes) == 1 and client.refreshes == 1
 
 
-async def test_refused_refresh_gives_up(bot):
+async def test_refused_refresh_waits_and_readyz_says_so(bot):
     bot.api.expire_access_token()
     bot.api.refresh_token = "rotated-elsewhere"     # our refresh token is spent
     result = await bot.channel.send("u9", Reply("Xin chào"))
-    assert result.outcome is Outcome.PERMANENT and "-216" in result.detail
+    # Not the message's fault: the outbox keeps it until its deadline (the OA may be re-authorised).
+    assert result.outcome is Outcome.TRANSIENT and "-216" in result.detail
     assert len(bot.api.refused_refreshes) == 1 and bot.api.sent == []
-    # Within the back-off, a second send does not burn another refresh attempt.
+    assert bot.client.token_health() == (False, "refresh token refused: re-authorise the OA")
+    # Within the cool-down, a second send does not burn another refresh attempt.
     await bot.channel.send("u9", Reply("Xin chào"))
     assert len(bot.api.refused_refreshes) == 1
+
+
+async def test_a_failed_refresh_is_retried_at_once(bot):
+    bot.api.expire_access_token()
+    bot.api.refresh_faults.extend([502, 500])      # the OAuth server hiccups twice
+    assert (await bot.channel.send("u9", Reply("Xin chào"))).delivered
+    assert len(bot.api.refreshes) == 1 and bot.client.token_health()[0]
+
+
+async def test_a_refresh_failing_for_a_while_blocks_replies_for_seconds_not_a_minute(bot, monkeypatch):
+    monkeypatch.setattr(zalo_api_module, "FAILING_COOLDOWN_SECONDS", (0.05, 0.1))
+    monkeypatch.setattr(zalo_api_module, "REFRESH_RETRY_SECONDS", (0.0, 0.01))
+    bot.api.expire_access_token()
+    bot.api.refresh_faults.extend([500] * zalo_api_module.REFRESH_ATTEMPTS)
+    result = await bot.channel.send("u9", Reply("Xin chào"))
+    assert result.outcome is Outcome.TRANSIENT
+    assert bot.client.token_health() == (False, "access token refresh failing")
+    await asyncio.sleep(0.15)                       # the cool-down is over: the good refresh token works
+    assert (await bot.channel.send("u9", Reply("Xin chào"))).delivered
+    assert bot.client.token_health()[0] and len(bot.api.refreshes) == 1
 
 
 async def test_stored_tokens_win_unless_settings_were_reauthorised(tmp_path, settings, zalo_api):
@@ -434,19 +453,24 @@ async def test_numeric_timestamp_is_accepted_and_absurd_ones_refused(bot):
     assert len(bot.api.texts_to("u15")) == 1
 
 
-async def test_second_process_adopts_stored_refresh(bot, settings):
-    """Two clients sharing the token file (the bot and a separate broadcast worker):
-    the second finds the pair the first refreshed instead of spending a spent refresh token."""
-    from bot.channels.zalo.api import ZaloClient, default_token_store
+async def test_processes_sharing_the_database_refresh_once(bot, settings):
+    """The bot and other processes (replicas, a broadcast worker) share the pair in the
+    database: when the access token expires, one refresh token is spent, once."""
+    from bot.channels.zalo.api import ZaloClient
 
+    sessions = bot.pipeline.deps.db.sessions
+    bot.api.refresh_delay = 0.2
     async with aiohttp.ClientSession() as session:
-        other = ZaloClient(settings.zalo, session, default_token_store(settings.data_dir))
-        await other.start()
+        others = [ZaloClient(settings.zalo, session, DbTokenStore(sessions, "zalo")) for _ in range(3)]
+        for other in others:
+            await other.start()
+        await bot.client.start()
         bot.api.expire_access_token()
-        assert (await bot.client.send_text("u16", "một")).status is SendStatus.SENT
-        assert (await other.send_text("u16", "hai")).status is SendStatus.SENT
+        results = await asyncio.gather(bot.client.send_text("u16", "một"),
+                                       *(o.send_text("u16", f"hai {i}") for i, o in enumerate(others)))
+    assert {r.status for r in results} == {SendStatus.SENT}
     assert len(bot.api.refreshes) == 1 and bot.api.refused_refreshes == []
-    assert other.refreshes == 0 and other.access_token == "access-1"
+    assert sum(c.refreshes for c in [bot.client, *others]) == 1
 
 
 # -- every message gets an answer ------------------------------------------------

@@ -19,9 +19,11 @@ from bot.settings import Settings
 
 def build_channel(settings: Settings, session: aiohttp.ClientSession,
                   context: PlatformContext = PlatformContext()) -> ZaloChannel:
-    """The Zalo channel on ``session``; the token pair lives in ``context.token_store``
-    (default: a file in the data directory)."""
-    store = context.token_store or default_token_store(settings.data_dir)
+    """The Zalo channel on ``session``; the token pair lives where ``context.token_store_for``
+    says (the database, shared by every process), else in a file in the data directory."""
+    store = default_token_store(settings.data_dir)
+    if context.token_store_for is not None:
+        store = context.token_store_for(PLATFORM, store)
     client = ZaloClient(settings.zalo, session, store)      # type: ignore[arg-type]
     return ZaloChannel(client, registry.get(PLATFORM).limits)
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -46,9 +47,17 @@ ERROR_OUT_OF_WINDOW = -230
 ERROR_RATE_LIMITED = -32          # "exceeded the request limit per minute"
 RATE_LIMIT_PAUSE_SECONDS = 60.0   # -32 counts per minute
 HTTP_429_PAUSE_SECONDS = 5.0
-# After a refresh fails, do not hammer the OAuth server with the same
-# (probably consumed) refresh token on every message.
-REFRESH_BACKOFF_SECONDS = 60.0
+# A refresh that fails for a passing reason (network, 5xx) is tried again at
+# once, a few times, jittered; then sends wait only seconds before the next
+# try (they fail as "retry later", and the reply outbox retries them). A
+# refresh token Zalo refused is dead until the OA is re-authorised or another
+# process stores a new pair: asked again only now and then.
+REFRESH_ATTEMPTS = 3
+REFRESH_RETRY_SECONDS = (0.2, 1.0)          # jittered pause between attempts
+FAILING_COOLDOWN_SECONDS = (2.0, 5.0)       # after a failed round, before the next
+DEAD_COOLDOWN_SECONDS = 30.0
+# Another process refreshing: how long to wait for its new pair.
+PEER_REFRESH_WAIT_SECONDS = 15.0
 
 
 class SendStatus(str, enum.Enum):
@@ -103,12 +112,20 @@ class TokenStore(Protocol):
     """Where the current token pair lives between restarts.
 
     Zalo rotates the refresh token on every refresh, so losing the new pair
-    means re-authorising the OA by hand: save before use.
+    means re-authorising the OA by hand: save before use. A store shared by
+    several processes (bot/storage/tokens.py) also lets one of them refresh
+    at a time: ``claim_refresh`` is True for the one that may spend
+    ``refresh_token`` now; the others wait for the pair it saves.
     """
 
     async def load(self) -> TokenPair | None: ...
 
     async def save(self, tokens: TokenPair) -> None: ...
+
+    async def claim_refresh(self, refresh_token: str) -> bool: ...
+
+    async def release_refresh(self) -> None:
+        """After a failed refresh: the next process may try (a saved pair releases it too)."""
 
 
 class MemoryTokenStore:
@@ -120,6 +137,12 @@ class MemoryTokenStore:
 
     async def save(self, tokens: TokenPair) -> None:
         self.tokens = tokens
+
+    async def claim_refresh(self, refresh_token: str) -> bool:
+        return True                 # one process: the client's lock is enough
+
+    async def release_refresh(self) -> None:
+        pass
 
 
 class FileTokenStore:
@@ -138,6 +161,12 @@ class FileTokenStore:
 
     async def save(self, tokens: TokenPair) -> None:
         await asyncio.to_thread(self._save, tokens)
+
+    async def claim_refresh(self, refresh_token: str) -> bool:
+        return True                 # no cross-process claim: use the database store for that
+
+    async def release_refresh(self) -> None:
+        pass
 
     def _load(self) -> TokenPair | None:
         try:
@@ -190,7 +219,9 @@ class ZaloClient:
         self._tokens: TokenPair | None = None
         self._started = False
         self._refresh_lock = asyncio.Lock()
-        self._failed_refresh: tuple[str, float] | None = None   # (stale access token, when)
+        # After a failed refresh: (the access token it was for, when to try again, refused by Zalo).
+        self._failed_refresh: tuple[str, float, bool] | None = None
+        self._random = random.Random()
         self.refreshes = 0
 
     async def start(self) -> None:
@@ -222,6 +253,8 @@ class ZaloClient:
         if not self._started:
             return False, "not started"
         if self._failed_refresh is not None:
+            if self._failed_refresh[2]:
+                return False, "refresh token refused: re-authorise the OA"
             return False, "access token refresh failing"
         if not self.access_token:
             return False, "no access token"
@@ -236,13 +269,14 @@ class ZaloClient:
         token = self.access_token
         if not token:
             if not await self._refresh(token):
-                return SendResult(SendStatus.FAILED, ERROR_TOKEN_INVALID, "no usable access token")
+                # Not the message's fault: a later attempt may find a refreshed pair.
+                return SendResult(SendStatus.RETRY_LATER, ERROR_TOKEN_INVALID, "no usable access token")
             token = self.access_token
         result, code = await self._post_message(user_id, text, token)
         if code != ERROR_TOKEN_INVALID:
             return result
         if not await self._refresh(token):
-            return SendResult(SendStatus.FAILED, ERROR_TOKEN_INVALID, "access token refresh failed")
+            return SendResult(SendStatus.RETRY_LATER, ERROR_TOKEN_INVALID, "access token refresh failed")
         result, _ = await self._post_message(user_id, text, self.access_token)   # once, no loop
         return result
 
@@ -298,19 +332,48 @@ class ZaloClient:
         """Make sure the access token is newer than ``stale_token``; True when it is.
 
         Callers that saw -216 with the same token queue on the lock; the first
-        refreshes, the rest find a new token and simply retry with it.
+        refreshes, the rest find a new token and simply retry with it. Across
+        processes the store lets one refresh at a time (``claim_refresh``);
+        the others wait for the pair it saves.
         """
         async with self._refresh_lock:
             if self.access_token and self.access_token != stale_token:
                 return True                                  # someone else refreshed
             if await self._adopt_stored(stale_token):
                 return True                                  # another process refreshed
-            if self._failed_refresh and self._failed_refresh[0] == stale_token \
-                    and self._clock() - self._failed_refresh[1] < REFRESH_BACKOFF_SECONDS:
-                return False
-            ok = await self._do_refresh()
-            self._failed_refresh = None if ok else (stale_token, self._clock())
-            return ok
+            failed = self._failed_refresh
+            if failed and failed[0] == stale_token and self._clock() < failed[1]:
+                return False                                 # tried a moment ago
+            refresh_token = self._tokens.refresh_token if self._tokens else ""
+            if not await self._store.claim_refresh(refresh_token):
+                return await self._wait_for_peer(stale_token)
+            outcome = "failed"
+            for attempt in range(REFRESH_ATTEMPTS):
+                outcome = await self._do_refresh()
+                if outcome != "failed":
+                    break
+                if attempt < REFRESH_ATTEMPTS - 1:
+                    await asyncio.sleep(self._random.uniform(*REFRESH_RETRY_SECONDS))
+            if outcome == "ok":
+                self._failed_refresh = None
+                return True
+            try:
+                await self._store.release_refresh()
+            except Exception:       # the claim expires by itself
+                log.exception("Zalo: could not release the refresh claim")
+            refused = outcome == "refused"
+            pause = DEAD_COOLDOWN_SECONDS if refused else self._random.uniform(*FAILING_COOLDOWN_SECONDS)
+            self._failed_refresh = (stale_token, self._clock() + pause, refused)
+            return False
+
+    async def _wait_for_peer(self, stale_token: str) -> bool:
+        """Another process holds the refresh: poll the store for the pair it saves."""
+        deadline = self._clock() + PEER_REFRESH_WAIT_SECONDS
+        while self._clock() < deadline:
+            await asyncio.sleep(self._random.uniform(0.1, 0.3))
+            if await self._adopt_stored(stale_token):
+                return True
+        return False
 
     async def _adopt_stored(self, stale_token: str) -> bool:
         """Take a newer pair from the store (a second process, e.g. a broadcast worker
@@ -327,12 +390,14 @@ class ZaloClient:
         log.info("Zalo: using the access token refreshed by another process")
         return True
 
-    async def _do_refresh(self) -> bool:
+    async def _do_refresh(self) -> str:
+        """One refresh request: "ok", "failed" (network, 5xx: worth another try) or
+        "refused" (Zalo said no: the refresh token is spent or the app misconfigured)."""
         s = self._settings
         refresh_token = self._tokens.refresh_token if self._tokens else ""
         if not (refresh_token and s.app_id and s.app_secret):
             log.error("Zalo: cannot refresh the access token (refresh token, app id or app secret missing)")
-            return False
+            return "refused"
         url = s.oauth_base_url.rstrip("/") + REFRESH_PATH
         form = {"refresh_token": refresh_token, "app_id": s.app_id, "grant_type": "refresh_token"}
         try:
@@ -341,15 +406,18 @@ class ZaloClient:
                 body = await resp.json(content_type=None)
                 status = resp.status
         except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            log.error("Zalo token refresh failed: %s", type(exc).__name__)
-            return False
+            log.warning("Zalo token refresh failed: %s", type(exc).__name__)
+            return "failed"
+        if status >= 500 or status == 429:
+            log.warning("Zalo token refresh failed: HTTP %s", status)
+            return "failed"
         if status != 200 or not isinstance(body, dict) or not body.get("access_token") \
                 or not body.get("refresh_token"):
             body = body if isinstance(body, dict) else {}
             error, reason = body.get("error"), body.get("error_description") or body.get("error_name")
             log.error("Zalo token refresh refused (HTTP %s, error %s: %s); the OA may need to be "
                       "re-authorised", status, error, str(reason or "")[:200])
-            return False
+            return "refused"
         expires_in = _int_or_none(body.get("expires_in"))
         tokens = TokenPair(
             str(body["access_token"]), str(body["refresh_token"]),
@@ -365,7 +433,7 @@ class ZaloClient:
         self._tokens = tokens
         self.refreshes += 1
         log.info("Zalo access token refreshed")
-        return True
+        return "ok"
 
 
 def _int_or_none(value: object) -> int | None:

@@ -1,4 +1,4 @@
-"""The durable message path: inbox_updates and reply_outbox (bot/storage/delivery_models.py).
+"""The durable message path: inbox_updates, reply_outbox, platform_tokens (bot/storage/delivery_models.py).
 
 Revision ID: 0006_delivery
 Revises: 0009_documents
@@ -57,9 +57,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_reply_outbox_status_platform_chat_id_id"), "reply_outbox",
                     ["status", "platform", "chat_id", "id"])
+    op.create_table(
+        "platform_tokens",
+        sa.Column("platform", sa.String(16), nullable=False),
+        sa.Column("access_token", sa.Text(), nullable=False),
+        sa.Column("refresh_token", sa.Text(), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=True),
+        sa.Column("seeded_from", sa.String(32), nullable=False),
+        sa.Column("refresh_claimed_until", TS, nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("platform", name=op.f("pk_platform_tokens")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("platform_tokens")
     op.drop_index(op.f("ix_reply_outbox_status_platform_chat_id_id"), table_name="reply_outbox")
     op.drop_table("reply_outbox")
     op.drop_index(op.f("ix_inbox_updates_received_at"), table_name="inbox_updates")
