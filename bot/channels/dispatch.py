@@ -18,13 +18,21 @@ is recorded with its reason (``civicbot stats``). Before each attempt the
 After a crash, `resume` restarts a worker for every chat with an unprocessed
 update or an unsent reply: nothing acknowledged is lost, and an update is
 processed once because ``processed_at`` commits with what its handlers wrote.
+
+Several processes (replicas behind one webhook port) share the tables: a
+chat's worker holds the chat's lease (``chat_leases``, renewed while it
+works, expiring by itself if the process dies), so one process at a time
+works on a chat; a sweep every ``SWEEP_SECONDS`` picks up chats whose worker
+died elsewhere or whose wake-up went to a process that could not take the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -48,6 +56,10 @@ BACKOFF_MAX_SECONDS = 60.0
 MAX_CONCURRENT_UPDATES = 64
 PRUNE_EVERY = timedelta(minutes=10)
 DRAIN_SECONDS = 5.0
+LEASE_SECONDS = 120.0
+LEASE_TRIES = 10                             # a lease held elsewhere: tried again this often,
+LEASE_RETRY_SECONDS = (0.1, 0.4)             # this far apart, then left to the sweep
+SWEEP_SECONDS = 30.0
 
 
 def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_MAX_SECONDS,
@@ -61,7 +73,8 @@ class ChatDispatcher:
     def __init__(self, pipeline: Pipeline, channels: dict[str, Channel], *,
                  deadline_seconds: float = 600.0, gate: SendGate | None = None,
                  clock: Callable[[], datetime] = utcnow, backoff_base: float = BACKOFF_BASE_SECONDS,
-                 max_concurrent: int = MAX_CONCURRENT_UPDATES, inbox_db: Database | None = None):
+                 max_concurrent: int = MAX_CONCURRENT_UPDATES, inbox_db: Database | None = None,
+                 holder: str | None = None):
         db = pipeline.deps.db
         if db is None:
             raise ValueError("the durable message path needs a database")
@@ -80,6 +93,8 @@ class ChatDispatcher:
         self._poked: set[tuple[str, str]] = set()
         self._next_prune = clock()
         self._closing = False
+        self.holder = holder or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._sweeper: asyncio.Task | None = None
 
     # -- in -------------------------------------------------------------------------
 
@@ -111,7 +126,7 @@ class ChatDispatcher:
         chats = await inbox.chats_with_work(self._sessions, sorted(self.channels))
         for platform, chat_id in chats:
             self.wake(platform, chat_id)
-        if chats:
+        if chats and not self._workers:
             log.info("resuming %d chat(s) with unprocessed updates or unsent replies", len(chats))
         return len(chats)
 
@@ -119,8 +134,13 @@ class ChatDispatcher:
 
     async def _run_chat(self, platform: str, chat_id: str) -> None:
         key = (platform, chat_id)
+        leased = False
         try:
+            leased = await self._take_lease(platform, chat_id)
+            if not leased:              # another process works on this chat; it reads the inbox too
+                return
             while True:
+                await self._renew_lease(platform, chat_id)
                 await self._send_owed(platform, chat_id)
                 if self._closing:                   # shutting down: the rest waits for the next start
                     return
@@ -140,6 +160,35 @@ class ChatDispatcher:
             self._poked.discard(key)
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
+            if leased:
+                try:
+                    await asyncio.shield(inbox.drop_lease(self._sessions, platform, chat_id, self.holder))
+                except Exception:           # it expires by itself
+                    log.warning("could not drop a chat lease", exc_info=True)
+
+    async def _take_lease(self, platform: str, chat_id: str) -> bool:
+        for attempt in range(LEASE_TRIES):
+            now = self._clock()
+            if await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now,
+                                      now + timedelta(seconds=LEASE_SECONDS)):
+                return True
+            if attempt < LEASE_TRIES - 1:
+                await asyncio.sleep(random.uniform(*LEASE_RETRY_SECONDS))
+        return False
+
+    async def _renew_lease(self, platform: str, chat_id: str) -> None:
+        now = self._clock()
+        if not await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now,
+                                      now + timedelta(seconds=LEASE_SECONDS)):
+            raise RuntimeError("chat lease lost")    # this process stalled; another one took over
+
+    async def _sleep_leased(self, platform: str, chat_id: str, seconds: float) -> None:
+        """Wait (a backoff) while keeping the chat's lease."""
+        while seconds > 0:
+            step = min(seconds, LEASE_SECONDS / 4)
+            await asyncio.sleep(step)
+            seconds -= step
+            await self._renew_lease(platform, chat_id)
 
     async def _process(self, inbox_id: int, msg: Incoming) -> None:
         channel = self.channels[msg.platform]
@@ -169,7 +218,7 @@ class ChatDispatcher:
         while (row := await inbox.next_reply(self._sessions, platform, chat_id)) is not None:
             wait = (row.next_attempt_at - self._clock()).total_seconds()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep_leased(platform, chat_id, wait)
             await self.gate.acquire(platform, chat_id)
             delivery = await channel.send(chat_id, reply_from_json(row.reply))
             await self._record_attempt(row.id, row.attempts + 1, row.deadline_at, delivery)
@@ -208,6 +257,18 @@ class ChatDispatcher:
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    def start_sweeping(self) -> None:
+        """Every ``SWEEP_SECONDS``, a worker for each chat with work and none running here."""
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(SWEEP_SECONDS)
+                try:
+                    await self.resume()
+                except Exception:
+                    log.exception("sweeping for chats with work failed")
+
+        self._sweeper = asyncio.create_task(sweep(), name="chat-sweeper")
+
     @property
     def busy(self) -> bool:
         """Some chat has work in hand."""
@@ -223,6 +284,9 @@ class ChatDispatcher:
         cut off in flight may be delivered and then sent again), then stop them. What they had
         not finished stays in the database for the next start."""
         self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         workers = list(self._workers.values())
         if workers:
             _, pending = await asyncio.wait(workers, timeout=drain_seconds)

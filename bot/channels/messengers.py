@@ -105,6 +105,7 @@ class Messengers:
                                              deadline_seconds=self.settings.reply_deadline_seconds,
                                              inbox_db=self._inbox_db)
             await self.dispatcher.resume()
+            self.dispatcher.start_sweeping()
             yield
         finally:
             if self.dispatcher is not None:

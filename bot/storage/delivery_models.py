@@ -14,6 +14,9 @@ chat's worker (bot/channels/conversations.py) and retried until delivered or
 ``platform_tokens``: rotating token pairs (Zalo), one refresher at a time
 across processes (bot/storage/tokens.py).
 
+``chat_leases``: the process working on a chat, so that several replicas
+still process a chat's updates one at a time, in order.
+
 Imported by `bot.storage` (package import), so `Base.metadata` holds these tables.
 """
 
@@ -81,3 +84,15 @@ class PlatformToken(Base):
     seeded_from: Mapped[str] = mapped_column(String(32), default="")
     refresh_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatLease(Base):
+    """Which process works on a chat right now (bot/channels/dispatch.py): with several
+    replicas, a chat's updates are still processed one at a time, in order."""
+
+    __tablename__ = "chat_leases"
+
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LEN), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LEN), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

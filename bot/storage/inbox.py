@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.storage.delivery_models import FAILED, PENDING, SENT, InboxUpdate, OutboxReply
+from bot.storage.delivery_models import FAILED, PENDING, SENT, ChatLease, InboxUpdate, OutboxReply
 from bot.storage.group_commit import GroupCommit
 from bot.storage.models import utcnow
 from bot.storage.sql import insert_for
@@ -147,3 +147,24 @@ async def prune(sessions: async_sessionmaker[AsyncSession], now: datetime,
                                                         OutboxReply.finished_at < now - retention))
         await session.execute(delete(OutboxReply).where(OutboxReply.status == FAILED,
                                                         OutboxReply.finished_at < now - retention - timedelta(days=7)))
+
+
+async def take_lease(sessions: async_sessionmaker[AsyncSession], platform: str, chat_id: str, holder: str,
+                     now: datetime, until: datetime) -> bool:
+    """Become (or stay) the process working on the chat; False while another one is."""
+    async with sessions.begin() as session:
+        insert = insert_for(session)
+        result = await session.execute(
+            insert(ChatLease).values(platform=platform, chat_id=chat_id, holder=holder, until=until)
+            .on_conflict_do_update(
+                index_elements=[ChatLease.platform, ChatLease.chat_id],
+                set_={"holder": holder, "until": until},
+                where=or_(ChatLease.holder == holder, ChatLease.until < now))
+        )
+        return result.rowcount == 1
+
+
+async def drop_lease(sessions: async_sessionmaker[AsyncSession], platform: str, chat_id: str, holder: str) -> None:
+    async with sessions.begin() as session:
+        await session.execute(delete(ChatLease).where(ChatLease.platform == platform, ChatLease.chat_id == chat_id,
+                                                      ChatLease.holder == holder))

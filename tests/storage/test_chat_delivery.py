@@ -15,7 +15,7 @@ from bot.channels.dispatch import ChatDispatcher, backoff
 from bot.channels.wire import incoming_to_json, reply_to_json
 from bot.messages import Incoming, Reply, utcnow
 from bot.storage import inbox
-from bot.storage.delivery_models import FAILED, SENT, InboxUpdate, OutboxReply
+from bot.storage.delivery_models import FAILED, SENT, ChatLease, InboxUpdate, OutboxReply
 from bot.storage.stats import collect, format_stats
 
 TRANSIENT = Delivery(Outcome.TRANSIENT, detail="HTTP 502", maybe_delivered=True)
@@ -155,3 +155,44 @@ def test_backoff_grows_and_stays_jittered_within_bounds():
     assert backoff(1, 1.0, 60.0, rng=lambda: 0.0) == 0.5
     assert backoff(3, 1.0, 60.0, rng=lambda: 1.0) == 4.0
     assert backoff(30, 1.0, 60.0, rng=lambda: 1.0) == 60.0
+
+
+async def test_two_processes_share_a_chat_one_at_a_time_in_order(pipeline, db):
+    """Replicas behind one webhook port: a chat's updates land on either; each is answered
+    once, and in the order they arrived."""
+    channel = ScriptedChannel(TRANSIENT)
+    first = dispatcher(pipeline, channel, holder="replica-1")
+    second = dispatcher(pipeline, channel, holder="replica-2")
+    texts = ["/start", "/help", "/start", "/help"]
+    for n, text in enumerate(texts):
+        await (first if n % 2 == 0 else second).accept(update("c1", text, f"m{n}"))
+    await first.idle()
+    await second.idle()
+    await first.resume()                      # the sweep: nothing may be left behind
+    await second.resume()
+    await first.idle()
+    await second.idle()
+    expected = []
+    for n, text in enumerate(texts):
+        expected += await pipeline_replies(pipeline, f"probe{n}", text)
+    assert [text for _, text in channel.delivered] == expected
+    async with db.sessions() as session:
+        rows = (await session.scalars(select(InboxUpdate))).all()
+        leases = (await session.scalars(select(ChatLease))).all()
+    assert len(rows) == 4 and all(row.processed_at for row in rows)
+    assert leases == []                       # dropped when the work was done
+
+
+async def test_a_chat_leased_by_a_live_process_is_left_to_it(pipeline, db):
+    now = utcnow()
+    assert await inbox.take_lease(db.sessions, "telegram", "c1", "elsewhere", now, now + timedelta(minutes=2))
+    channel = ScriptedChannel()
+    chats = dispatcher(pipeline, channel, holder="here")
+    await chats.accept(update("c1", "/help", "m1"))
+    await chats.idle()
+    assert channel.delivered == []            # the other process owns the chat now
+    async with db.sessions.begin() as session:
+        await session.execute(ChatLease.__table__.delete())     # it died: its lease ran out
+    await chats.resume()
+    await chats.idle()
+    assert channel.delivered

@@ -1,4 +1,4 @@
-"""The durable message path: inbox_updates, reply_outbox, platform_tokens (bot/storage/delivery_models.py).
+"""The durable message path: inbox_updates, reply_outbox, platform_tokens, chat_leases (bot/storage/delivery_models.py).
 
 Revision ID: 0006_delivery
 Revises: 0009_documents
@@ -68,9 +68,18 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("platform", name=op.f("pk_platform_tokens")),
     )
+    op.create_table(
+        "chat_leases",
+        sa.Column("platform", sa.String(16), nullable=False),
+        sa.Column("chat_id", sa.String(64), nullable=False),
+        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("until", TS, nullable=False),
+        sa.PrimaryKeyConstraint("platform", "chat_id", name=op.f("pk_chat_leases")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("chat_leases")
     op.drop_table("platform_tokens")
     op.drop_index(op.f("ix_reply_outbox_status_platform_chat_id_id"), table_name="reply_outbox")
     op.drop_table("reply_outbox")
