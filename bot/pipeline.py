@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.deps import Deps
 from bot.messages import Incoming, Reply
-from handlers.qa import problem_with
-from handlers.ward_scope import search_question
 from retrieval.searcher import SearchResult
 
 if TYPE_CHECKING:
@@ -147,12 +145,15 @@ class Pipeline:
         wastes a search: rare, and milliseconds. A user over the flood limit
         gets no search at all.
         """
-        if msg.callback_data is not None or msg.command or problem_with(msg.text):
+        if msg.callback_data is not None or msg.command or msg.media:
             return None
         if self.flood.over_limit(msg.platform, msg.user_id):
             return None
+        search = self.deps.router.prefetch_for(msg, self.deps)       # the Q&A handler's hook
+        if search is None:
+            return None
         return Lookahead(
-            asyncio.ensure_future(search_question(msg, self.deps)),
+            asyncio.ensure_future(search),
             asyncio.ensure_future(self.deps.dialogs.peek(msg.platform, msg.user_id)),
         )
 

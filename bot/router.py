@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.messages import Incoming, Reply
 
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Incoming, "Deps"], Awaitable[list[Reply]]]
 # Something in progress that /huy can stop (a quiz round): its replies, or None if there is none.
 CancelHook = Callable[[Incoming, "Deps"], Awaitable[list[Reply] | None]]
+# Work for free text started before its update is dispatched (see Router.prefetch).
+Prefetch = Callable[[Incoming, "Deps"], "Awaitable[Any] | None"]
 
 UNKNOWN_COMMAND = "Mình chưa biết lệnh /{name}. Bạn gõ /help để xem các lệnh mình hiểu nhé."
 STALE_BUTTON = "Lựa chọn này không còn hiệu lực. Bạn gõ /help để bắt đầu lại nhé."
@@ -86,6 +88,7 @@ class Router:
         self._cancel_hooks: list[CancelHook] = []
         self._media: Handler | None = None
         self._text: Handler | None = None
+        self._prefetch: Prefetch | None = None
 
     # -- registration (decorators, used in each handlers module) -----------------
 
@@ -133,6 +136,17 @@ class Router:
         self._text = handler
         return handler
 
+    def prefetch(self, hook: "Prefetch") -> "Prefetch":
+        """``@router.prefetch``: work for free text started as soon as it arrives, before the
+        update's transaction (a question's search); ``hook(msg, deps)`` returns an awaitable,
+        or None when there is nothing to start. The text handler gets the result as
+        ``deps.search_ahead``."""
+        self._prefetch = hook
+        return hook
+
+    def prefetch_for(self, msg: Incoming, deps: "Deps") -> "Awaitable[Any] | None":
+        return self._prefetch(msg, deps) if self._prefetch is not None else None
+
     def include(self, other: "Router") -> None:
         """Take over everything ``other`` (a handlers module's router) registered.
 
@@ -146,7 +160,7 @@ class Router:
         for dialog in other._dialogs.values():
             self._add_dialog(dialog)
         self._cancel_hooks += other._cancel_hooks
-        for kind in ("_media", "_text"):
+        for kind in ("_media", "_text", "_prefetch"):
             handler = getattr(other, kind)
             if handler is not None:
                 if getattr(self, kind) is not None:

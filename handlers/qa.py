@@ -26,6 +26,7 @@ from handlers.conversation import (  # noqa: F401 (EMPTY, NOT_TEXT, problem_with
     problem_with,
 )
 from handlers.quoting import quote
+from handlers.ward_scope import search_question
 from handlers.ratings import RATE_PREFIX, rating_row, record_answer  # noqa: F401 (re-exported)
 from knowledge.enumerations import ITEM_PREFIX
 
@@ -59,6 +60,15 @@ def conversation_of(deps: Deps) -> Conversation:
         cached = (generation, Conversation(deps.knowledge, help_lines, deps.settings.referral_line))
         _conversations[key] = cached
     return cached[1]
+
+
+@router.prefetch
+def start_search(msg: Incoming, deps: Deps):
+    """Free text is nearly always a question: its search starts as soon as it arrives
+    (the pipeline runs it while it checks the rest; see bot/pipeline.py)."""
+    if problem_with(msg.text):
+        return None
+    return search_question(msg, deps)
 
 
 @router.text

@@ -47,3 +47,14 @@ def test_vntext_imports_nothing_of_ours():
         if module.split(".")[0] in OUR_PACKAGES - {"vntext"}
     ]
     assert offenders == []
+
+
+def test_the_message_path_knows_no_handler():
+    """The pipeline and the channels run any handler set; the Q&A handler plugs its search in
+    (``@router.prefetch``), and the Telegram adapter stores quiz polls through a `PollStore`."""
+    offenders = []
+    for path in [ROOT / "bot" / "pipeline.py", *(ROOT / "bot" / "channels").rglob("*.py")]:
+        for module in imported_modules(path):
+            if module == "handlers" or module.startswith("handlers.") or module == "bot.storage.quiz_repo":
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []

@@ -196,3 +196,19 @@ async def test_a_chat_leased_by_a_live_process_is_left_to_it(pipeline, db):
     await chats.resume()
     await chats.idle()
     assert channel.delivered
+
+
+async def test_a_question_is_searched_ahead_through_the_qa_prefetch_hook(pipeline, deps, monkeypatch):
+    """The pipeline starts the Q&A handler's search before the update's transaction, without
+    knowing the handler: the hook registered with ``@router.prefetch``."""
+    started = []
+    real = deps.router._prefetch
+
+    def spy(msg, deps_):
+        started.append(msg.text)
+        return real(msg, deps_)
+
+    monkeypatch.setattr(deps.router, "_prefetch", spy)
+    await pipeline.process(update("c1", "Nghị quyết 05 là gì?", "q1"))
+    await pipeline.process(update("c1", "/help", "q2"))            # a command: nothing to search
+    assert started == ["Nghị quyết 05 là gì?"]
