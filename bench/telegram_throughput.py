@@ -1,10 +1,11 @@
 """Telegram adapter under load: answers/s, latency, lost and duplicated replies.
 
     .venv/bin/python bench/telegram_throughput.py [--users 100] [--per-user 10]
-        [--phase paced|closed|both] [--rate 100] [--storage sqlite|none] [--json]
+        [--phase paced|closed|both] [--rate 100] [--json]
 
 The bot runs in a child process, as `civicbot run` would in webhook mode: our
-aiohttp app + `start_telegram` + the real default embedding model
+aiohttp app + `Messengers` (updates stored in the inbox before the 200, replies
+through the reply outbox) + the real default embedding model
 (`build_searcher`; the first run builds data/index) + real deps (router,
 pipeline, SQLite answer log in a temporary data dir). This process runs the
 fake Bot API (tests/fakes/telegram_api.py), which posts the updates to the
@@ -97,30 +98,29 @@ class Timings:
         return out
 
 
-def serve_bot(api_url: str, token: str, storage: str, conn) -> None:
+def serve_bot(api_url: str, token: str, conn) -> None:
     from bot.eventloop import run_event_loop
 
-    run_event_loop(_serve_bot(api_url, token, storage, conn))   # as `civicbot run` does
+    run_event_loop(_serve_bot(api_url, token, conn))   # as `civicbot run` does
 
 
-async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:
+async def _serve_bot(api_url: str, token: str, conn) -> None:
     import logging
     import socket
 
     from aiohttp import web
     from pydantic import SecretStr
 
-    from bot.app import build_deps, build_router, build_searcher, close_deps
-    from bot.runner import serving_settings
-    from bot.deps import Deps
+    from bot.app import build_deps, build_searcher, close_deps
+    from bot.channels.messengers import Messengers
+    from bot.channels.telegram.adapter import WEBHOOK_PATH
+    from bot.channels.telegram.channel import split_for_telegram
     from bot.pipeline import Pipeline
     from bot.platforms.base import TELEGRAM_TEXT_LIMIT
-    from bot.channels.telegram.adapter import WEBHOOK_PATH, split_for_telegram, start_telegram
-    from bot.runner import build_http_app
+    from bot.runner import build_http_app, serving_settings
     from bot.settings import HttpSettings, Settings, TelegramSettings
     from handlers.conversation import Conversation, problem_with
     from knowledge.base import KnowledgeBase
-    from retrieval.batching import AsyncSearcher
 
     logging.basicConfig(level=logging.WARNING, format="bot %(levelname)s %(name)s: %(message)s")
     os.chdir(ROOT)                              # data/ (index, model) is relative to the checkout
@@ -163,23 +163,19 @@ async def _serve_bot(api_url: str, token: str, storage: str, conn) -> None:
     embedder = getattr(searcher, "_embedder", None)
     if embedder is not None:
         embedder.embed_queries = timings.wrap("embed_batch", embedder.embed_queries)
-    if storage == "sqlite":
-        deps = build_deps(settings.model_copy(update={"data_dir": Path(tmp.name)}), searcher=searcher,
-                          knowledge=knowledge)
-    else:
-        from knowledge.base import KnowledgeBase
-        deps = Deps(settings=settings, knowledge=KnowledgeBase.load(settings.knowledge_dir),
-                    searcher=AsyncSearcher(searcher), router=build_router())
+    # The database: SQLite in a temporary data dir (the durable message path needs one).
+    settings = settings.model_copy(update={"data_dir": Path(tmp.name)})
+    deps = build_deps(settings, searcher=searcher, knowledge=knowledge)
     pipeline = Pipeline(deps)
     pipeline.process = timings.wrap_async("pipeline", pipeline.process)
-    # Storage steps on the way: the delivery log (dedup) and the answer log.
-    pipeline.seen.first_time = timings.wrap_async("dedup_check", pipeline.seen.first_time)
     import handlers.qa
     if hasattr(handlers.qa, "record_answer"):
         handlers.qa.record_answer = timings.wrap_async("answer_log", handlers.qa.record_answer)
     app = build_http_app()
-    adapter = start_telegram(app, pipeline, settings)
-    adapter.send = timings.wrap_async("send_message", adapter.send)
+    messengers = Messengers(pipeline, settings)
+    messengers.install(app)
+    for platform, channel in messengers.channels.items():
+        channel.send = timings.wrap_async("send_message", channel.send)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
@@ -311,7 +307,7 @@ async def run(args: argparse.Namespace) -> dict:
     ctx = mp.get_context("spawn")
     async with FakeTelegramAPI() as api:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=serve_bot, args=(api.base_url, api.token, args.storage, child),
+        proc = ctx.Process(target=serve_bot, args=(api.base_url, api.token, child),
                            daemon=True)
         proc.start()
         ready = await asyncio.to_thread(parent.recv)
@@ -326,7 +322,7 @@ async def run(args: argparse.Namespace) -> dict:
         await run_phase(api, questions, warm, "paced", 1_000_000, rng)
 
         report = {"model": ready["model"], "cpus": os.cpu_count(), "torch_threads": ready["threads"],
-                  "storage": args.storage, "users": args.users, "per_user": args.per_user,
+                  "storage": "sqlite", "users": args.users, "per_user": args.per_user,
                   "phases": []}
         phases = ["paced", "closed"] if args.phase == "both" else [args.phase]
         for number, phase in enumerate(phases):
@@ -373,8 +369,6 @@ def main() -> None:
     parser.add_argument("--per-user", type=int, default=10)
     parser.add_argument("--phase", choices=["paced", "closed", "both"], default="both")
     parser.add_argument("--rate", type=float, default=100.0, help="offered questions/s in the paced phase")
-    parser.add_argument("--storage", choices=["sqlite", "none"], default="sqlite",
-                        help="sqlite: real deps with the answer log (default); none: no database")
     parser.add_argument("--patience", type=float, default=60.0, help="give up after this long without progress")
     parser.add_argument("--grace", type=float, default=1.0, help="wait this long for late duplicates")
     parser.add_argument("--seed", type=int, default=5)
