@@ -59,13 +59,13 @@ QUESTIONS = ROOT / "bench" / "data" / "heldout.jsonl"
 
 # -- the bot, in a child process -------------------------------------------------
 
-def serve_bot(api_url: str, conn) -> None:
+def serve_bot(api_url: str, database_url: str | None, conn) -> None:
     from bot.eventloop import run_event_loop
 
-    run_event_loop(_serve_bot(api_url, conn))   # as `civicbot run` does
+    run_event_loop(_serve_bot(api_url, database_url, conn))   # as `civicbot run` does
 
 
-async def _serve_bot(api_url: str, conn) -> None:
+async def _serve_bot(api_url: str, database_url: str | None, conn) -> None:
     import logging
 
     from aiohttp import web
@@ -83,7 +83,8 @@ async def _serve_bot(api_url: str, conn) -> None:
     os.chdir(ROOT)                       # data/ (index, model) is relative to the checkout
     # A throw-away database: deduplication and the answer log write to it as in production.
     db_dir = tempfile.mkdtemp(prefix="zalo-bench-")
-    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db_dir}/bench.db", zalo=ZaloSettings(
+    database_url = database_url or f"sqlite+aiosqlite:///{db_dir}/bench.db"
+    settings = Settings(_env_file=None, database_url=database_url, zalo=ZaloSettings(
         app_id=APP_ID, oa_secret_key=SecretStr(OA_SECRET), app_secret=SecretStr(APP_SECRET),
         access_token=SecretStr("access-0"), refresh_token=SecretStr("refresh-0"),
         api_base_url=api_url, oauth_base_url=api_url,
@@ -132,7 +133,7 @@ async def run(args: argparse.Namespace) -> dict:
     ctx = mp.get_context("spawn")
     async with FakeZaloAPI(app_id=APP_ID, app_secret=APP_SECRET) as api:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=serve_bot, args=(api.base_url, child), daemon=True)
+        proc = ctx.Process(target=serve_bot, args=(api.base_url, args.database_url, child), daemon=True)
         proc.start()
         ready = await asyncio.to_thread(parent.recv)
         url = f"http://127.0.0.1:{ready['port']}{WEBHOOK_PATH}"
@@ -236,6 +237,7 @@ async def run(args: argparse.Namespace) -> dict:
             "try_later_replies": sum(m.text == TRY_LATER for m in api.sent),
             "duplicated": duplicated,
             "api_attempts": len(api.attempts),
+            "database": (args.database_url or "sqlite").split(":")[0],
             "model": ready["model"],
             "embedding_threads": ready["threads"],
             "cpus": os.cpu_count(),
@@ -254,6 +256,8 @@ def main() -> None:
     parser.add_argument("--redeliver", type=float, default=0.05, help="share of webhooks sent twice")
     parser.add_argument("--patience", type=float, default=60.0, help="seconds without progress before giving up")
     parser.add_argument("--grace", type=float, default=1.0, help="seconds to wait for late duplicates")
+    parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://…?search_path=bench (default: "
+                        "SQLite in a temporary directory)")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     result = asyncio.run(run(args))

@@ -13,7 +13,10 @@ A reply that fails transiently (5xx, timeout, connection reset, rate limit)
 is retried with exponential backoff and full jitter until it is delivered or
 its deadline passes (``Settings.reply_deadline_seconds``); what finally fails
 is recorded with its reason (``civicbot stats``). Before each attempt the
-`SendGate` (the rate limiter) is asked.
+`SendGate` (the rate limiter) is asked. The worker keeps the replies it
+owes in memory between attempts and writes only the outcome (group commit):
+the database work per update is one read, the update's own transaction and
+a share of one write, so bookkeeping does not eat the event loop.
 
 After a crash, `resume` restarts a worker for every chat with an unprocessed
 update or an unsent reply: nothing acknowledged is lost, and an update is
@@ -40,12 +43,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, NoGate, SendGate
-from bot.channels.delivery import Delivery
 from bot.channels.wire import incoming_from_json, incoming_to_json, reply_from_json, reply_to_json
 from bot.messages import Incoming, Reply, utcnow
 from bot.pipeline import Pipeline
 from bot.storage import Database, inbox
-from bot.storage.delivery_models import FAILED, PENDING, SENT
+from bot.storage.delivery_models import FAILED, SENT
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ class ChatDispatcher:
                  deadline_seconds: float = 600.0, gate: SendGate | None = None,
                  clock: Callable[[], datetime] = utcnow, backoff_base: float = BACKOFF_BASE_SECONDS,
                  max_concurrent: int = MAX_CONCURRENT_UPDATES, inbox_db: Database | None = None,
-                 holder: str | None = None):
+                 holder: str | None = None, leases: bool | None = None):
         db = pipeline.deps.db
         if db is None:
             raise ValueError("the durable message path needs a database")
@@ -88,6 +90,9 @@ class ChatDispatcher:
         # Acknowledging must not queue behind the updates being processed: with SQLite's
         # single pooled connection, an engine of its own for the inbox writes (inbox_db).
         self._inbox = inbox.InboxWriter((inbox_db or db).sessions, clock)
+        self._outcomes = inbox.OutcomeWriter(db.sessions, clock)
+        # Chat leases where several processes can share the tables (PostgreSQL; SQLite is one process).
+        self._leases = db.dialect == "postgresql" if leases is None else leases
         self._slots = asyncio.Semaphore(max_concurrent)
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._poked: set[tuple[str, str]] = set()
@@ -139,18 +144,17 @@ class ChatDispatcher:
             leased = await self._take_lease(platform, chat_id)
             if not leased:              # another process works on this chat; it reads the inbox too
                 return
-            while True:
-                await self._renew_lease(platform, chat_id)
-                await self._send_owed(platform, chat_id)
-                if self._closing:                   # shutting down: the rest waits for the next start
-                    return
+            await self._send(platform, chat_id, await inbox.owed_replies(self._sessions, platform, chat_id))
+            while not self._closing:                # shutting down: the rest waits for the next start
                 row = await inbox.next_update(self._sessions, platform, chat_id)
                 if row is None:
                     if key in self._poked:          # an update arrived while we looked
                         self._poked.discard(key)
                         continue
-                    return
-                await self._process(row.id, incoming_from_json(row.incoming))
+                    break
+                owed = await self._process(row.id, incoming_from_json(row.incoming))
+                await self._send(platform, chat_id, owed)
+            await self._prune_now_and_then()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -160,27 +164,28 @@ class ChatDispatcher:
             self._poked.discard(key)
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
-            if leased:
+            if leased and self._leases:
                 try:
                     await asyncio.shield(inbox.drop_lease(self._sessions, platform, chat_id, self.holder))
                 except Exception:           # it expires by itself
                     log.warning("could not drop a chat lease", exc_info=True)
 
+    # -- several processes: the chat's lease (PostgreSQL; SQLite is one process) ------------
+
     async def _take_lease(self, platform: str, chat_id: str) -> bool:
+        if not self._leases:
+            return True
         for attempt in range(LEASE_TRIES):
-            now = self._clock()
-            if await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now,
-                                      now + timedelta(seconds=LEASE_SECONDS)):
+            if await self._extend_lease(platform, chat_id):
                 return True
             if attempt < LEASE_TRIES - 1:
                 await asyncio.sleep(random.uniform(*LEASE_RETRY_SECONDS))
         return False
 
-    async def _renew_lease(self, platform: str, chat_id: str) -> None:
+    async def _extend_lease(self, platform: str, chat_id: str) -> bool:
         now = self._clock()
-        if not await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now,
-                                      now + timedelta(seconds=LEASE_SECONDS)):
-            raise RuntimeError("chat lease lost")    # this process stalled; another one took over
+        return await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now,
+                                      now + timedelta(seconds=LEASE_SECONDS))
 
     async def _sleep_leased(self, platform: str, chat_id: str, seconds: float) -> None:
         """Wait (a backoff) while keeping the chat's lease."""
@@ -188,62 +193,68 @@ class ChatDispatcher:
             step = min(seconds, LEASE_SECONDS / 4)
             await asyncio.sleep(step)
             seconds -= step
-            await self._renew_lease(platform, chat_id)
+            if self._leases and not await self._extend_lease(platform, chat_id):
+                raise RuntimeError("chat lease lost")    # this process stalled; another one took over
 
-    async def _process(self, inbox_id: int, msg: Incoming) -> None:
+    # -- processing and sending --------------------------------------------------------------
+
+    async def _process(self, inbox_id: int, msg: Incoming) -> list[inbox.Owed]:
+        """Run the update through the pipeline; the replies it owes, stored with its writes."""
         channel = self.channels[msg.platform]
         msg = _resolved_choice(channel, msg)
+        owed: list[inbox.Owed] = []
 
         async def record(session: AsyncSession | None, replies: list[Reply]) -> None:
             if session is None:
                 async with self._sessions.begin() as own:
-                    await self._record(own, inbox_id, msg, replies)
+                    owed[:] = await self._record(own, inbox_id, msg, replies)
             else:
-                await self._record(session, inbox_id, msg, replies)
+                owed[:] = await self._record(session, inbox_id, msg, replies)
 
         async with self._slots:
             await self.pipeline.process(msg, record=record)
+        return owed
 
-    async def _record(self, session: AsyncSession, inbox_id: int, msg: Incoming, replies: list[Reply]) -> None:
+    async def _record(self, session: AsyncSession, inbox_id: int, msg: Incoming,
+                      replies: list[Reply]) -> list[inbox.Owed]:
         """In the update's transaction: it is processed, and these replies are owed."""
         now = self._clock()
         if not await inbox.mark_processed(session, inbox_id, now):
             raise RuntimeError("update already processed by another worker")
-        await inbox.add_replies(session, msg.platform, msg.chat_id, inbox_id,
-                                [reply_to_json(r) for r in replies], now, now + self.deadline)
+        return await inbox.add_replies(session, msg.platform, msg.chat_id, inbox_id,
+                                       [reply_to_json(r) for r in replies], now, now + self.deadline)
 
-    async def _send_owed(self, platform: str, chat_id: str) -> None:
-        """Send the chat's pending replies in order, each until delivered or finally failed."""
+    async def _send(self, platform: str, chat_id: str, owed: list[inbox.Owed]) -> None:
+        """Send the chat's replies in order, each until delivered or finally failed."""
+        for reply in owed:
+            await self._deliver(platform, chat_id, reply)
+
+    async def _deliver(self, platform: str, chat_id: str, owed: inbox.Owed) -> None:
         channel = self.channels[platform]
-        while (row := await inbox.next_reply(self._sessions, platform, chat_id)) is not None:
-            wait = (row.next_attempt_at - self._clock()).total_seconds()
+        reply = reply_from_json(owed.reply)
+        while True:
+            wait = (owed.next_attempt_at - self._clock()).total_seconds()
             if wait > 0:
                 await self._sleep_leased(platform, chat_id, wait)
             await self.gate.acquire(platform, chat_id)
-            delivery = await channel.send(chat_id, reply_from_json(row.reply))
-            await self._record_attempt(row.id, row.attempts + 1, row.deadline_at, delivery)
-        await self._prune_now_and_then()
-
-    async def _record_attempt(self, reply_id: int, attempts: int, deadline: datetime, delivery: Delivery) -> None:
-        now = self._clock()
-        if delivery.delivered:
-            await inbox.record_attempt(self._sessions, reply_id, status=SENT, now=now,
-                                       maybe_delivered=False)
-            return
-        detail = f"{delivery.outcome.value}: {delivery.detail}"
-        if delivery.retryable:
-            wait = delivery.retry_after if delivery.retry_after else backoff(attempts, self._backoff_base)
-            next_at = now + timedelta(seconds=wait)
-            if next_at <= deadline:
-                log.info("reply %s not delivered (%s), retrying in %.1f s", reply_id, detail, wait)
-                await inbox.record_attempt(self._sessions, reply_id, status=PENDING, now=now,
-                                           next_attempt_at=next_at, detail=detail,
-                                           maybe_delivered=delivery.maybe_delivered)
+            delivery = await channel.send(chat_id, reply)
+            owed.attempts += 1
+            owed.maybe_delivered += int(delivery.maybe_delivered)
+            if delivery.delivered:
+                await self._outcomes.record(inbox.Finished(owed, SENT))
                 return
-            detail = f"deadline passed; last: {detail}"
-        log.warning("reply %s not delivered, given up (%s)", reply_id, detail)
-        await inbox.record_attempt(self._sessions, reply_id, status=FAILED, now=now, detail=detail,
-                                   maybe_delivered=delivery.maybe_delivered)
+            detail = f"{delivery.outcome.value}: {delivery.detail}"
+            if delivery.retryable:
+                wait = delivery.retry_after if delivery.retry_after else backoff(owed.attempts, self._backoff_base)
+                next_at = self._clock() + timedelta(seconds=wait)
+                if next_at <= owed.deadline_at:
+                    log.info("reply %s not delivered (%s), retrying in %.1f s", owed.id, detail, wait)
+                    owed.next_attempt_at = next_at
+                    continue
+                detail = f"deadline passed; last: {detail}"
+            log.warning("reply %s not delivered, given up (%s)", owed.id, detail)
+            await self._outcomes.record(inbox.Finished(owed, FAILED, detail))
+            return
 
     async def _prune_now_and_then(self) -> None:
         now = self._clock()

@@ -68,16 +68,23 @@ class InboxWriter:
         return results
 
 
+@dataclass(frozen=True)
+class StoredUpdate:
+    id: int
+    incoming: dict[str, Any]
+
+
 async def next_update(sessions: async_sessionmaker[AsyncSession], platform: str,
-                      chat_id: str) -> InboxUpdate | None:
+                      chat_id: str) -> StoredUpdate | None:
     """The chat's oldest update not processed yet."""
     async with sessions() as session:
-        return (await session.execute(
-            select(InboxUpdate)
+        row = (await session.execute(
+            select(InboxUpdate.id, InboxUpdate.incoming)
             .where(InboxUpdate.processed_at.is_(None), InboxUpdate.platform == platform,
                    InboxUpdate.chat_id == chat_id)
             .order_by(InboxUpdate.id).limit(1)
-        )).scalar_one_or_none()
+        )).first()
+    return StoredUpdate(row.id, row.incoming) if row else None
 
 
 async def mark_processed(session: AsyncSession, inbox_id: int, now: datetime) -> bool:
@@ -89,38 +96,69 @@ async def mark_processed(session: AsyncSession, inbox_id: int, now: datetime) ->
     return result.rowcount == 1
 
 
+@dataclass
+class Owed:
+    """A reply still to send, as the chat's worker keeps it between attempts."""
+
+    id: int
+    reply: dict[str, Any]
+    next_attempt_at: datetime
+    deadline_at: datetime
+    attempts: int = 0
+    maybe_delivered: int = 0
+
+
 async def add_replies(session: AsyncSession, platform: str, chat_id: str, inbox_id: int | None,
-                      replies: list[dict[str, Any]], now: datetime, deadline: datetime) -> None:
-    if replies:
-        session.add_all([OutboxReply(platform=platform, chat_id=chat_id, inbox_id=inbox_id, reply=reply,
-                                     status=PENDING, attempts=0, maybe_delivered=0, created_at=now,
-                                     next_attempt_at=now, deadline_at=deadline, detail="")
-                         for reply in replies])
+                      replies: list[dict[str, Any]], now: datetime, deadline: datetime) -> list[Owed]:
+    rows = [OutboxReply(platform=platform, chat_id=chat_id, inbox_id=inbox_id, reply=reply, status=PENDING,
+                        attempts=0, maybe_delivered=0, created_at=now, next_attempt_at=now,
+                        deadline_at=deadline, detail="") for reply in replies]
+    if rows:
+        session.add_all(rows)
+        await session.flush()           # the ids, in order
+    return [Owed(row.id, row.reply, now, deadline) for row in rows]
 
 
-async def next_reply(sessions: async_sessionmaker[AsyncSession], platform: str,
-                     chat_id: str) -> OutboxReply | None:
-    """The chat's oldest reply still to send."""
+async def owed_replies(sessions: async_sessionmaker[AsyncSession], platform: str, chat_id: str) -> list[Owed]:
+    """The chat's replies still to send, oldest first (left by a crash or another process)."""
     async with sessions() as session:
-        return (await session.execute(
-            select(OutboxReply)
+        rows = (await session.execute(
+            select(OutboxReply.id, OutboxReply.reply, OutboxReply.next_attempt_at, OutboxReply.deadline_at,
+                   OutboxReply.attempts, OutboxReply.maybe_delivered)
             .where(OutboxReply.status == PENDING, OutboxReply.platform == platform,
                    OutboxReply.chat_id == chat_id)
-            .order_by(OutboxReply.id).limit(1)
-        )).scalar_one_or_none()
+            .order_by(OutboxReply.id)
+        )).all()
+    return [Owed(*row) for row in rows]
 
 
-async def record_attempt(sessions: async_sessionmaker[AsyncSession], reply_id: int, *, status: str,
-                         now: datetime, next_attempt_at: datetime | None = None, detail: str = "",
-                         maybe_delivered: bool = False) -> None:
-    values: dict[str, Any] = {"status": status, "attempts": OutboxReply.attempts + 1, "detail": detail[:200],
-                              "maybe_delivered": OutboxReply.maybe_delivered + int(maybe_delivered)}
-    if status in (SENT, FAILED):
-        values["finished_at"] = now
-    if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    async with sessions.begin() as session:
-        await session.execute(update(OutboxReply).where(OutboxReply.id == reply_id).values(**values))
+@dataclass(frozen=True)
+class Finished:
+    reply: Owed
+    status: str                      # SENT or FAILED
+    detail: str = ""
+
+
+class OutcomeWriter:
+    """Records finished replies by group commit: sends finishing together share one round."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime] = utcnow):
+        self._sessions = sessions
+        self._clock = clock
+        self._rounds: GroupCommit[Finished, None] = GroupCommit(self._write_round, "reply-outcomes")
+
+    async def record(self, finished: Finished) -> None:
+        await self._rounds.submit(finished)
+
+    async def _write_round(self, items: list[Finished]) -> list[None]:
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            for item in items:
+                await session.execute(
+                    update(OutboxReply).where(OutboxReply.id == item.reply.id)
+                    .values(status=item.status, attempts=item.reply.attempts, detail=item.detail[:200],
+                            maybe_delivered=item.reply.maybe_delivered, finished_at=now))
+        return [None] * len(items)
 
 
 async def chats_with_work(sessions: async_sessionmaker[AsyncSession],

@@ -161,8 +161,8 @@ async def test_two_processes_share_a_chat_one_at_a_time_in_order(pipeline, db):
     """Replicas behind one webhook port: a chat's updates land on either; each is answered
     once, and in the order they arrived."""
     channel = ScriptedChannel(TRANSIENT)
-    first = dispatcher(pipeline, channel, holder="replica-1")
-    second = dispatcher(pipeline, channel, holder="replica-2")
+    first = dispatcher(pipeline, channel, holder="replica-1", leases=True)
+    second = dispatcher(pipeline, channel, holder="replica-2", leases=True)
     texts = ["/start", "/help", "/start", "/help"]
     for n, text in enumerate(texts):
         await (first if n % 2 == 0 else second).accept(update("c1", text, f"m{n}"))
@@ -187,7 +187,7 @@ async def test_a_chat_leased_by_a_live_process_is_left_to_it(pipeline, db):
     now = utcnow()
     assert await inbox.take_lease(db.sessions, "telegram", "c1", "elsewhere", now, now + timedelta(minutes=2))
     channel = ScriptedChannel()
-    chats = dispatcher(pipeline, channel, holder="here")
+    chats = dispatcher(pipeline, channel, holder="here", leases=True)
     await chats.accept(update("c1", "/help", "m1"))
     await chats.idle()
     assert channel.delivered == []            # the other process owns the chat now
