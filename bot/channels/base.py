@@ -41,8 +41,9 @@ class Channel(Protocol):
     platform: str                      # the registry name
     limits: PlatformLimits
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
-        """One attempt to deliver ``reply`` to ``chat_id``."""
+    async def send(self, chat_id: str, reply: Reply, *, skip_parts: int = 0) -> Delivery:
+        """One attempt to deliver ``reply`` to ``chat_id``. ``skip_parts``: the first parts of
+        a long reply went out in an earlier attempt (``Delivery.parts_sent``); send the rest."""
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> Delivery:
         """One attempt to replace a sent message (a menu) with ``reply``; a platform

@@ -237,9 +237,11 @@ class ChatDispatcher:
             if wait > 0:
                 await self._sleep_leased(platform, chat_id, wait)
             await self.gate.acquire(platform, chat_id)
-            delivery = await channel.send(chat_id, reply)
+            delivery = await (channel.send(chat_id, reply, skip_parts=owed.parts_done) if owed.parts_done
+                              else channel.send(chat_id, reply))
             owed.attempts += 1
             owed.maybe_delivered += int(delivery.maybe_delivered)
+            owed.parts_done += delivery.parts_sent if not delivery.delivered else 0   # a retry sends the rest
             if delivery.delivered:
                 await self._outcomes.record(inbox.Finished(owed, SENT))
                 return

@@ -106,6 +106,7 @@ class Owed:
     deadline_at: datetime
     attempts: int = 0
     maybe_delivered: int = 0
+    parts_done: int = 0              # of a long reply, sent in earlier attempts
 
 
 async def add_replies(session: AsyncSession, platform: str, chat_id: str, inbox_id: int | None,

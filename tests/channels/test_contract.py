@@ -117,3 +117,13 @@ async def test_a_photo_link_goes_with_the_text(fake):
                                                        "show_above_text": True}
     else:
         assert url in fake.texts()[0]
+
+
+async def test_the_rest_of_a_long_reply_goes_out_on_the_next_attempt(fake):
+    limit = fake.channel.limits.text_limit
+    words = [f"từ{i}" for i in range(limit // 2)]
+    fake.fail_part(2)
+    failed = await fake.channel.send(fake.chat_id, Reply(" ".join(words)))
+    rest = await fake.channel.send(fake.chat_id, Reply(" ".join(words)), skip_parts=failed.parts_sent)
+    assert rest.delivered and failed.parts_sent + rest.parts_sent >= 3
+    assert " ".join(fake.texts()).split() == words         # every part once, in order

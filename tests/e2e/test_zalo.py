@@ -543,3 +543,15 @@ async def test_a_resident_gives_feedback_by_numbers_and_it_is_exported_masked(bo
     async with bot.pipeline.deps.db.sessions() as session:
         (row,) = await export_rows(session, "feedback", "secret")
     assert row["text"] == "Đề nghị làm thêm sân chơi cho trẻ em, liên hệ [số điện thoại] nhé"
+
+
+async def test_a_long_answer_cut_by_a_server_error_is_finished_without_repeating_parts(bot):
+    async def long_answer(msg: Incoming, deps) -> list[Reply]:
+        return [Reply(" ".join(f"từ{i}" for i in range(1500)))]
+
+    bot.pipeline.deps.router.command("dai2", "Câu trả lời dài (thử)", hidden=True)(long_answer)
+    bot.api.inject("u18", Fault.slow(0), Fault.http(502))        # part 2 fails once
+    await bot.post(text_event("u18", "/dai2"))
+    await bot.settle()
+    parts = bot.api.texts_to("u18")
+    assert " ".join(parts).split() == [f"từ{i}" for i in range(1500)]   # each part once, in order

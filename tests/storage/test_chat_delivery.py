@@ -32,7 +32,7 @@ class ScriptedChannel:
         self.attempts: list[str] = []
         self.delivered: list[tuple[str, str]] = []
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, *, skip_parts: int = 0) -> Delivery:
         self.attempts.append(reply.text)
         verdict = self.script.popleft() if self.script else Delivery.ok(str(len(self.delivered) + 1))
         if verdict.delivered:

@@ -103,15 +103,17 @@ class TelegramChannel:
     def __repr__(self) -> str:                        # never the token
         return "TelegramChannel(<redacted>)"
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
+    async def send(self, chat_id: str, reply: Reply, *, skip_parts: int = 0) -> Delivery:
         if reply.quiz is not None:
-            return await self._send_quiz(chat_id, reply)
+            return await self._send_quiz(chat_id, reply, skip_parts)
         parts = split_for_telegram(reply.text, self.limits.text_limit)
         if not parts:
             return Delivery(Outcome.PERMANENT, detail="empty reply")
         markup = inline_keyboard(reply)
         ids: list[str] = []
         for number, part in enumerate(parts, 1):
+            if number <= skip_parts:
+                continue
             payload: dict[str, Any] = {"chat_id": chat_ref(chat_id), "text": part,
                                        "link_preview_options": link_preview(reply)}
             if number == len(parts) and markup:
@@ -120,7 +122,7 @@ class TelegramChannel:
             if not delivery.delivered:
                 return _after(delivery, ids)
             ids.append(str(result.get("message_id", "")))
-        return Delivery.ok(*ids, parts_sent=len(parts))
+        return Delivery.ok(*ids, parts_sent=len(ids))
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> Delivery:
         parts = split_for_telegram(reply.text, self.limits.text_limit)
@@ -138,7 +140,7 @@ class TelegramChannel:
             return Delivery.ok(message_id)
         return delivery
 
-    async def _send_quiz(self, chat_id: str, reply: Reply) -> Delivery:
+    async def _send_quiz(self, chat_id: str, reply: Reply, skip_parts: int = 0) -> Delivery:
         """A native quiz poll: non-anonymous (Telegram reports votes only for those), the
         right option, the explanation, the time limit, the reply's buttons under it. The
         reply's text (a header such as "Câu 3/10") heads the question when it fits, else
@@ -149,7 +151,7 @@ class TelegramChannel:
         header = reply.text.strip()
         if header and len(header) + 1 + len(question) <= POLL_QUESTION_MAX:
             question = f"{header}\n{question}"
-        elif header:
+        elif header and not skip_parts:
             sent = await self.send(chat_id, Reply(header))
             if not sent.delivered:
                 return sent

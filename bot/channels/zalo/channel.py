@@ -49,8 +49,8 @@ class ZaloChannel:
     def resolve_choice(self, user_id: str, text: str) -> str | None:
         return self.choices.resolve(user_id, text)
 
-    async def send(self, chat_id: str, reply: Reply) -> Delivery:
-        parts = reply_texts(reply, self.limits.text_limit)
+    async def send(self, chat_id: str, reply: Reply, *, skip_parts: int = 0) -> Delivery:
+        parts = reply_texts(reply, self.limits.text_limit)[skip_parts:]
         if not parts:
             return Delivery(Outcome.PERMANENT, detail="empty reply")
         # Remembered before sending: a "2" typed after a half-sent menu still means its choice.
