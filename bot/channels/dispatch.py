@@ -145,16 +145,18 @@ class ChatDispatcher:
             if not leased:              # another process works on this chat; it reads the inbox too
                 return
             await self._send(platform, chat_id, await inbox.owed_replies(self._sessions, platform, chat_id))
+            await self._prune_now_and_then()
             while not self._closing:                # shutting down: the rest waits for the next start
                 row = await inbox.next_update(self._sessions, platform, chat_id)
                 if row is None:
+                    # No await from here to the end of `finally`, or an update accepted
+                    # meanwhile would find this worker still registered and be left behind.
                     if key in self._poked:          # an update arrived while we looked
                         self._poked.discard(key)
                         continue
                     break
                 owed = await self._process(row.id, incoming_from_json(row.incoming))
                 await self._send(platform, chat_id, owed)
-            await self._prune_now_and_then()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -164,7 +166,7 @@ class ChatDispatcher:
             self._poked.discard(key)
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
-            if leased and self._leases:
+            if leased and self._leases:         # (a new worker for the chat waits for this lease)
                 try:
                     await asyncio.shield(inbox.drop_lease(self._sessions, platform, chat_id, self.holder))
                 except Exception:           # it expires by itself
