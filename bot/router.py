@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.choices import dispatch_numbered, has_buttons
 from bot.messages import Incoming, Reply
 
 if TYPE_CHECKING:
@@ -185,7 +186,16 @@ class Router:
     async def dispatch(self, msg: Incoming, deps: "Deps",
                        open_dialog: "Awaitable[str | None] | None" = None) -> list[Reply]:
         """``open_dialog``: the user's open dialog, when the caller already started
-        looking it up (the pipeline does, while the question is searched)."""
+        looking it up (the pipeline does, while the question is searched).
+
+        On a platform without buttons, numbers typed for choices are read, and
+        the choices offered are numbered, by bot/choices.py around this."""
+        if not has_buttons(msg.platform):
+            return await dispatch_numbered(msg, deps, lambda numbered: self._dispatch(numbered, deps, open_dialog))
+        return await self._dispatch(msg, deps, open_dialog)
+
+    async def _dispatch(self, msg: Incoming, deps: "Deps",
+                        open_dialog: "Awaitable[str | None] | None") -> list[Reply]:
         if msg.callback_data is not None:
             prefix = msg.callback_data.split(":", 1)[0]
             handler = self._buttons.get(prefix)

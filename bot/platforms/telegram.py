@@ -135,6 +135,7 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming.from_platform(
             PLATFORM, chat_id, user.id, None, callback_data=query.data,
             message_id=message_id, display_name=_display_name(user.full_name),
+            menu_message_id=str(query.message.message_id) if query.message is not None else None,
         )
     message = update.message
     if message is None:
@@ -543,7 +544,7 @@ class TelegramAdapter:
             log.debug("Telegram update %s ignored (%s)", update.update_id, _kind(update))
             return
         replies = await self.pipeline.process(incoming)
-        await self.deliver(incoming.chat_id, replies)
+        await self.deliver(incoming.chat_id, replies, incoming.menu_message_id)
 
     async def _poll_answer_incoming(self, update: Update) -> Incoming | None:
         """A vote in one of our quiz polls, as the neutral answer for the chat the poll went to.
@@ -617,15 +618,44 @@ class TelegramAdapter:
 
     # -- sending
 
-    async def deliver(self, chat_id: str, replies: list[Reply]) -> None:
-        """Send the replies to one incoming message; failures are logged, never raised."""
+    async def deliver(self, chat_id: str, replies: list[Reply], menu_message_id: str | None = None) -> None:
+        """Send the replies to one incoming message; failures are logged, never raised.
+
+        ``menu_message_id``: the message whose button was tapped; the first
+        reply marked `Reply.replaces_menu` replaces it (see `edit`)."""
         for reply in replies:
-            result = await self.send(chat_id, reply)
+            if reply.replaces_menu and menu_message_id is not None:
+                result = await self.edit(chat_id, menu_message_id, reply)
+                menu_message_id = None              # one message holds the menu
+                if result.status is SendStatus.FAILED:   # too old, deleted, a poll: a new message then
+                    result = await self.send(chat_id, reply)
+            else:
+                result = await self.send(chat_id, reply)
             if not result.ok:
                 log.warning("reply to Telegram chat %s not delivered: %s %s",
                             chat_id, result.status.value, result.detail)
                 if result.status is not SendStatus.FAILED:
                     return      # blocked, or rate limited: the rest would fail too
+
+    async def edit(self, chat_id: str | int, message_id: str, reply: Reply) -> SendResult:
+        """Replace a sent menu (text and buttons) with ``reply`` (editMessageText).
+
+        FAILED when the message cannot be edited (too old, deleted, not text)
+        or the reply does not fit one message: the caller sends it instead.
+        "Message is not modified" (the same menu tapped twice) is success.
+        """
+        chunks = split_for_telegram(reply.text)
+        if reply.quiz is not None or len(chunks) != 1 or not message_id.isdigit():
+            return SendResult(SendStatus.FAILED, "not editable as one message")
+        outcome = await self._call(chat_id, lambda: self.bot.edit_message_text(
+            chat_id=_chat(chat_id), message_id=int(message_id), text=chunks[0],
+            reply_markup=inline_keyboard(reply), link_preview_options=_NO_PREVIEW,
+        ))
+        if isinstance(outcome, SendResult):
+            if "not modified" in outcome.detail.lower():
+                return SendResult(SendStatus.SENT, message_ids=(int(message_id),), parts_sent=1)
+            return outcome
+        return SendResult(SendStatus.SENT, message_ids=(int(message_id),), parts_sent=1)
 
     async def send(self, chat_id: str | int, reply: Reply) -> SendResult:
         """Send one reply (the broadcast worker's entry point too): long text in

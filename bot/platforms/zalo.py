@@ -36,7 +36,7 @@ from aiohttp import web
 
 from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
-from bot.platforms.base import ZALO_TEXT_LIMIT, NumberedChoices, numbered_texts, split_message
+from bot.platforms.base import ZALO_TEXT_LIMIT, numbered_texts, split_message
 from bot.platforms.zalo_api import (
     SendResult, SendStatus, TokenStore, ZaloClient, default_token_store,
 )
@@ -76,10 +76,6 @@ class ZaloChannel:
 
     def __init__(self, client: ZaloClient):
         self.client = client
-        self.choices = NumberedChoices()
-
-    def resolve_choice(self, user_id: str, text: str) -> str | None:
-        return self.choices.resolve(user_id, text)
 
     async def send(self, user_id: str, reply: Reply) -> SendResult:
         """One reply to one user (the broadcast worker's entry point)."""
@@ -89,7 +85,6 @@ class ZaloChannel:
         """Send the parts in order; stop at the first part that does not go out."""
         if not replies:
             return SendResult(SendStatus.SENT)
-        self.choices.remember(user_id, replies)
         parts = [chunk for text in numbered_texts(replies) for chunk in split_message(text, self.text_limit)]
         ids: list[str] = []
         for sent, part in enumerate(parts):
@@ -210,10 +205,9 @@ class ZaloWebhook:
     async def _answer(self, event: _Event) -> None:
         try:
             async with self._turn(event.user_id), self._slots:
-                data = None if event.media else self.channel.resolve_choice(event.user_id, event.text)
                 msg = Incoming.from_platform(
-                    PLATFORM, event.user_id, event.user_id, None if data else event.text,
-                    callback_data=data, message_id=event.message_id, media=event.media,
+                    PLATFORM, event.user_id, event.user_id, event.text,
+                    message_id=event.message_id, media=event.media,
                 )
                 replies = await self.pipeline.process(msg)
                 if not replies:           # duplicate or flood silence: keep the last menu
