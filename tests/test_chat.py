@@ -34,7 +34,8 @@ async def test_console_conversation_with_numbered_buttons(deps):
     assert "Công bằng, nhân văn, đoàn kết" in transcript
     # "3" then "1": part III of the criteria, then its first group.
     assert "III. Bộ tiêu chí con người Xã hội chủ nghĩa tại thành phố Hải Phòng" in transcript
-    assert "• Luôn có tinh thần phát huy truyền thống văn hóa tốt đẹp" in transcript
+    # The group's items are listed once, numbered as the choices that open them.
+    assert "\n1. Luôn có tinh thần phát huy truyền thống văn hóa tốt đẹp" in transcript
     assert transcript.rstrip().endswith("Tạm biệt! Hẹn gặp lại bạn.")
 
 

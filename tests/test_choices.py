@@ -102,3 +102,24 @@ async def test_a_flood_notice_keeps_the_quiz_numbers(deps, bank):
         await chat.say(text)
     assert chat.seen[-1] == FLOOD_NOTICE
     assert (await chat.say(right_option(bank, question))).startswith("✅ Chính xác!")
+
+
+async def test_a_menu_the_text_already_lists_is_listed_once(deps):
+    chat = Chat(Pipeline(deps, flood=FloodControl(1000, 60)))
+    models = await chat.say("/mohinh")
+    assert models.count("Chính quyền thân thiện") == 1 and models.count("Thành phố âm nhạc") == 1
+    assert "\n8. Cơ sở kinh doanh dịch vụ thân thiện với môi trường, không sử dụng sản phẩm nhựa dùng một lần" \
+           in models                                              # whole, never cut
+    assert not re.search(r"^\d+\. \d+\.", models, re.M) and len(models) < 800
+    assert (await chat.say("8")).startswith("Mô hình 8/11")
+
+
+def test_a_line_keeps_its_own_number_only_when_it_is_the_choice_number():
+    from bot.messages import Button, Reply
+
+    reply = Reply.with_buttons("Gồm:\n2. Hai mươi ký tự trở lên\n• Một mục khác dài dài", [
+        Button("Hai mươi ký tự trở lên", "x:2"), Button("Một mục khác dài dài", "x:3")])
+    (first,) = numbered_texts([reply])
+    assert first.startswith("Gồm:\n2. Hai mươi ký tự trở lên\n• Một mục khác dài dài\n\n1. Hai mươi")
+    (later,) = numbered_texts([Reply(reply.text, reply.buttons, numbered_from=2)])
+    assert later == "Gồm:\n2. Hai mươi ký tự trở lên\n3. Một mục khác dài dài\n(Trả lời bằng số để chọn.)"

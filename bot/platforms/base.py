@@ -10,8 +10,10 @@ numbered choices whose data answers the question, then the reply's buttons.
 
 from __future__ import annotations
 
+import re
+
 from bot.choices import flat_buttons
-from bot.messages import Reply
+from bot.messages import Button, Reply
 
 TELEGRAM_TEXT_LIMIT = 4096
 ZALO_TEXT_LIMIT = 2000
@@ -53,16 +55,52 @@ def numbered_texts(replies: list[Reply]) -> list[str]:
 
     Numbers run on across the replies, as bot/choices.py reads them back;
     a reply numbered after held choices starts at its ``numbered_from``.
+    Choices the text already lists line by line are numbered there, not
+    listed a second time (`_number_listed_lines`).
     """
     texts, number = [], 0
     for reply in replies:
         if reply.numbered_from:
             number = reply.numbered_from - 1
+        buttons = flat_buttons(reply)
+        text, shown = _number_listed_lines(reply_text(reply), buttons, number + 1)
+        number += shown
         lines = []
-        for button in flat_buttons(reply):
+        for button in buttons[shown:]:
             number += 1
             lines.append(f"{number}. {button.full_label or button.label}")
-        text = reply_text(reply)
-        texts.append(f"{text}\n\n" + "\n".join(lines) + "\n(Trả lời bằng số để chọn.)"
-                     if lines else text)
+        if lines:
+            text += "\n\n" + "\n".join(lines)
+        texts.append(text + "\n(Trả lời bằng số để chọn.)" if buttons else text)
     return texts
+
+
+# A line of a list in a reply's text: "3. item" or "• item".
+_LIST_LINE = re.compile(r"^(?:(\d+)\.|•) (.+)$")
+# A label this short could begin an unrelated line: such choices are listed apart.
+_MIN_MATCHED_LABEL = 8
+
+
+def _number_listed_lines(text: str, buttons: list[Button], first: int) -> tuple[str, int]:
+    """``text`` with the lines that already list the first choices (the 11 models,
+    a list's items, in order) numbered as those choices; and how many it shows.
+
+    A line keeps its own number only when it is the choice's number, so a
+    document's "8." never turns into another number; the first choice not
+    found in the text ends the run, and the rest are listed after the text.
+    """
+    lines, at, shown = text.split("\n"), 0, 0
+    for button in buttons:
+        label = (button.full_label or button.label).removesuffix("…").strip()
+        if len(label) < _MIN_MATCHED_LABEL:
+            break
+        number = first + shown
+        for index in range(at, len(lines)):
+            match = _LIST_LINE.match(lines[index])
+            if match and match.group(2).startswith(label) and match.group(1) in (None, str(number)):
+                lines[index] = f"{number}. {match.group(2)}"
+                at, shown = index + 1, shown + 1
+                break
+        else:
+            break
+    return "\n".join(lines), shown
