@@ -81,6 +81,11 @@ _LIST_LINE = re.compile(r"^(?:(\d+)\.|•) (.+)$")
 _MIN_MATCHED_LABEL = 8
 
 
+def text_lists_choices(text: str, buttons: list[Button], first: int) -> bool:
+    """Whether ``text`` already lists (some of) the choices line by line."""
+    return _number_listed_lines(text, buttons, first)[1] > 0
+
+
 def _number_listed_lines(text: str, buttons: list[Button], first: int) -> tuple[str, int]:
     """``text`` with the lines that already list the first choices (the 11 models,
     a list's items, in order) numbered as those choices; and how many it shows.

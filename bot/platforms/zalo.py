@@ -36,10 +36,11 @@ from aiohttp import web
 
 from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
-from bot.platforms.base import ZALO_TEXT_LIMIT, numbered_texts, split_message
+from bot.platforms.base import ZALO_TEXT_LIMIT
 from bot.platforms.zalo_api import (
     SendResult, SendStatus, TokenStore, ZaloClient, default_token_store,
 )
+from bot.platforms.zalo_templates import zalo_messages
 from bot.settings import Settings, ZaloSettings
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> s
 
 
 class ZaloChannel:
-    """Sends neutral replies to a Zalo user: buttons as numbers, text split at 2000 chars."""
+    """Sends neutral replies to a Zalo user: a short menu as a list template, else buttons
+    as numbers and text split at 2000 chars (bot/platforms/zalo_templates.py)."""
 
     platform = PLATFORM
     text_limit = ZALO_TEXT_LIMIT
@@ -85,10 +87,10 @@ class ZaloChannel:
         """Send the parts in order; stop at the first part that does not go out."""
         if not replies:
             return SendResult(SendStatus.SENT)
-        parts = [chunk for text in numbered_texts(replies) for chunk in split_message(text, self.text_limit)]
+        parts = zalo_messages(replies, self.text_limit)
         ids: list[str] = []
         for sent, part in enumerate(parts):
-            result = await self.client.send_text(user_id, part)
+            result = await self.client.send_message(user_id, part)
             if not result.ok:
                 return replace(result, message_ids=tuple(ids), parts_sent=sent)
             ids += result.message_ids
