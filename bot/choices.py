@@ -8,8 +8,8 @@ update's transaction): it survives a restart and any of several bot
 processes reads the same numbers.
 
 Choices belong to what offered them. Those of an open dialog (/dangky,
-/gopy, /xoadulieu, /thongbao: buttons carrying the dialog's token) or of a
-quiz question are *held*: free text typed in between (a question, a declined
+/gopy, /xoadulieu, /thongbao: buttons with the prefix the dialog registered,
+`bot.router.Dialog.buttons`) or of a quiz question are *held*: free text typed in between (a question, a declined
 question with its suggestions) does not take their numbers. Its own choices
 are numbered after them (quiz options 1–4, suggestions 5–7) and a line says
 what is still waiting and how to leave it (/huy). Held choices end when the
@@ -75,7 +75,7 @@ async def dispatch_numbered(msg: Incoming, deps: "Deps", dispatch: Dispatch) -> 
         msg = replace(msg, text="", text_lines="", callback_data=held["choices"][number - 1])
     replies = await dispatch(msg)
     offered = [button.data for reply in replies for button in flat_buttons(reply)]
-    owner = await _owner(msg, deps, replies) if offered else None
+    owner = _owner(deps, replies) if offered else None
     owned = held["choices"][: held.get("held", 0)] if held.get("owner") else []
     acted_on_held = bool(msg.command) or msg.callback_data in owned
     if owned and not acted_on_held and owner is None and await _still_open(msg, deps, held):
@@ -107,22 +107,18 @@ def _numbered_from(replies: list[Reply], first: int) -> list[Reply]:
     return out
 
 
-async def _owner(msg: Incoming, deps: "Deps", replies: list[Reply]) -> tuple[str, str] | None:
+def _owner(deps: "Deps", replies: list[Reply]) -> tuple[str, str] | None:
     """What holds the choices just offered: ("quiz", about) for a quiz question,
-    ("dialog:<token>", about) for the open dialog's menu; None for a plain menu."""
+    ("dialog:<name>", about) for a dialog's menu (its buttons' prefix, see
+    `bot.router.Dialog.buttons`); None for a plain menu."""
     if any(reply.quiz is not None for reply in replies):
         return QUIZ, QUIZ_ABOUT
-    name = await deps.dialogs.current(msg.platform, msg.user_id)
-    if name is None:
-        return None
-    token = (await deps.dialogs.state(msg.platform, msg.user_id)).get("token")
-    tokens = {button.data.split(":")[1] for reply in replies for button in flat_buttons(reply)
-              if button.data.count(":") >= 1}
-    if not token or token not in tokens:
-        return None
-    dialog = deps.router.find_dialog(name)
-    about = f"Phần {dialog.about}" if dialog else "Thao tác đang làm dở"
-    return f"dialog:{token}", about
+    for reply in replies:
+        for button in flat_buttons(reply):
+            dialog = deps.router.dialog_of_button(button.data)
+            if dialog is not None:
+                return f"dialog:{dialog.name}", f"Phần {dialog.about}"
+    return None
 
 
 async def _still_open(msg: Incoming, deps: "Deps", held: dict[str, Any]) -> bool:
@@ -130,9 +126,7 @@ async def _still_open(msg: Incoming, deps: "Deps", held: dict[str, Any]) -> bool
     owner = held.get("owner") or ""
     if not owner.startswith("dialog:"):
         return True             # a quiz question is settled only by a pick or a command
-    if await deps.dialogs.current(msg.platform, msg.user_id) is None:
-        return False
-    return (await deps.dialogs.state(msg.platform, msg.user_id)).get("token") == owner.split(":", 1)[1]
+    return await deps.dialogs.current(msg.platform, msg.user_id) == owner.split(":", 1)[1]
 
 
 async def _load(msg: Incoming, deps: "Deps") -> dict[str, Any]:

@@ -73,6 +73,9 @@ class Dialog:
     about: str             # what the resident is doing, after "Bạn đang …": "gửi góp ý"
     command: str           # the command that starts it again: "gopy"
     cancelled: str         # what /huy says when it closes this dialog
+    # The data prefix of the dialog's buttons: the numbers they get on a platform
+    # without buttons stay the dialog's while it is open (bot/choices.py).
+    buttons: str = ""
 
     @property
     def expired_notice(self) -> str:
@@ -112,10 +115,12 @@ class Router:
             return handler
         return register
 
-    def dialog(self, name: str, *, about: str, command: str, cancelled: str) -> Callable[[Handler], Handler]:
-        """``@router.dialog("gopy", ...)``: free text while dialog ``name`` is open for the user."""
+    def dialog(self, name: str, *, about: str, command: str, cancelled: str,
+               buttons: str = "") -> Callable[[Handler], Handler]:
+        """``@router.dialog("gopy", ...)``: free text while dialog ``name`` is open for the user;
+        ``buttons``: the prefix of the dialog's buttons."""
         def register(handler: Handler) -> Handler:
-            self._add_dialog(Dialog(name, handler, about, command, cancelled))
+            self._add_dialog(Dialog(name, handler, about, command, cancelled, buttons))
             return handler
         return register
 
@@ -176,6 +181,11 @@ class Router:
 
     def find_dialog(self, name: str | None) -> Dialog | None:
         return self._dialogs.get(name) if name else None
+
+    def dialog_of_button(self, data: str) -> Dialog | None:
+        """The dialog whose buttons carry ``data`` ("fb:…" → /gopy's), if any."""
+        prefix = data.split(":", 1)[0]
+        return next((d for d in self._dialogs.values() if d.buttons and d.buttons == prefix), None)
 
     @property
     def cancel_hooks(self) -> list[CancelHook]:

@@ -182,7 +182,8 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply(INVALID_BUTTON)]
 
 
-@router.dialog(DIALOG, about="soạn thông báo", command="thongbao", cancelled=CANCELLED_DIALOG)
+@router.dialog(DIALOG, about="soạn thông báo", command="thongbao", cancelled=CANCELLED_DIALOG,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /thongbao is open: the announcement, a ward's name, or the time."""
     if not await _is_official(msg, deps):

@@ -185,7 +185,8 @@ async def _confirm_action(msg: Incoming, deps: Deps, state: dict, action: str) -
     return [_ask_text(state["token"], ASK_REWRITE)]
 
 
-@router.dialog(DIALOG, about="gửi góp ý", command="gopy", cancelled=CANCELLED)
+@router.dialog(DIALOG, about="gửi góp ý", command="gopy", cancelled=CANCELLED,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /gopy is open: the feedback, a topic's name, or a word for a choice."""
     state = await deps.dialogs.state(msg.platform, msg.user_id)

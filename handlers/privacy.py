@@ -155,7 +155,8 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return await _answer(msg, deps, answer == "yes")
 
 
-@router.dialog(DIALOG, about="xóa dữ liệu", command="xoadulieu", cancelled=KEPT)
+@router.dialog(DIALOG, about="xóa dữ liệu", command="xoadulieu", cancelled=KEPT,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while the deletion waits for an answer: "có" / "không", else the question again."""
     typed = " ".join(fold(msg.text).strip(" .!?").split())

@@ -159,7 +159,8 @@ async def _save(msg: Incoming, deps: Deps, state: dict, chi_doan: str | None) ->
     return [Reply(DONE.format(ward=state["ward"], groups=names, chi_doan=extra))]
 
 
-@router.dialog(DIALOG, about="đăng ký nhận tin", command="dangky", cancelled=CANCELLED)
+@router.dialog(DIALOG, about="đăng ký nhận tin", command="dangky", cancelled=CANCELLED,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /dangky is open: a ward or a group typed by name, "xong", or the chi đoàn's name."""
     state = await deps.dialogs.state(msg.platform, msg.user_id)
