@@ -58,9 +58,10 @@ async def test_a_list_answer_opened_item_by_item(telegram_bot):
         f"i:phu-luc-1-bo-tieu-chi.II.8:{n}" for n in range(4)]
     first = await me.tap(group, "Khu vực phòng thủ vững chắc")
     assert first.text.endswith("«Khu vực phòng thủ vững chắc với 3 tuyến phòng thủ “Biển - Đảo - Thành phố”.»")
-    second = await me.tap(first, "Ý tiếp")
+    second = await me.tap_in_place(first, "Ý tiếp")                        # the page turns in place
     assert "«Bảo đảm an toàn, an ninh mạng, chủ quyền số địa phương;" in second.text
     assert "⬅️ Ý trước" in keyboard(second) and "Ý tiếp ➡️" in keyboard(second)
+    assert second.params["message_id"] == first.result["message_id"]
 
 
 async def test_a_follow_up_chain(telegram_polling_bot):
