@@ -36,6 +36,10 @@ QUIZ = "quiz"
 
 STILL_OPEN = "({about} vẫn đang chờ bạn: các số 1–{last} ở trên vẫn dùng được cho phần đó; gõ /huy nếu bạn muốn dừng.)"
 QUIZ_ABOUT = "Câu đố vui"
+NO_SUCH_CHOICE = (
+    "Mình không thấy lựa chọn số {number} nào đang mở (các lựa chọn cũ hết hạn sau một thời gian). "
+    "Bạn gõ lại lệnh vừa dùng để xem lại các lựa chọn (bài đố vui đang làm dở: /quiz), hoặc /help nhé."
+)
 
 
 def flat_buttons(reply: Reply) -> list[Button]:
@@ -73,6 +77,9 @@ async def dispatch_numbered(msg: Incoming, deps: "Deps", dispatch: Dispatch) -> 
     number = typed_number(msg.text) if msg.callback_data is None and not msg.media else None
     if number is not None and number <= len(held["choices"]):
         msg = replace(msg, text="", text_lines="", callback_data=held["choices"][number - 1])
+    elif number is not None and await deps.dialogs.current(msg.platform, msg.user_id) is None:
+        # A number for choices that expired or never were: say so, rather than search for "7".
+        return [Reply(NO_SUCH_CHOICE.format(number=number))]
     replies = await dispatch(msg)
     offered = [button.data for reply in replies for button in flat_buttons(reply)]
     owner = _owner(deps, replies) if offered else None

@@ -123,3 +123,12 @@ def test_a_line_keeps_its_own_number_only_when_it_is_the_choice_number():
     assert first.startswith("Gồm:\n2. Hai mươi ký tự trở lên\n• Một mục khác dài dài\n\n1. Hai mươi")
     (later,) = numbered_texts([Reply(reply.text, reply.buttons, numbered_from=2)])
     assert later == "Gồm:\n2. Hai mươi ký tự trở lên\n3. Một mục khác dài dài\n(Trả lời bằng số để chọn.)"
+
+
+async def test_a_number_that_names_no_open_choice_says_so(deps):
+    chat = Chat(Pipeline(deps, flood=FloodControl(1000, 60)))
+    await chat.say("/xoadulieu")                                   # nothing stored: no choices offered
+    assert (await chat.say("7")).startswith("Mình không thấy lựa chọn số 7 nào đang mở")
+    await chat.say("/mohinh")
+    assert (await chat.say("12")).startswith("Mình không thấy lựa chọn số 12")
+    assert (await chat.say("11")).startswith("Mô hình 11/11")
