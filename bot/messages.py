@@ -90,6 +90,10 @@ class Reply:
     # A link shown as a large preview above the text (Telegram), a link line
     # below it elsewhere: an announcement's photo stays one message.
     preview_url: str | None = None
+    # Platforms without buttons: the number of this reply's first choice, when
+    # bot/choices.py numbers it after choices still held by a dialog; 0 = the
+    # numbers run on from the previous reply (1 for the first).
+    numbered_from: int = 0
 
     @classmethod
     def with_buttons(cls, text: str, *rows: list[Button] | tuple[Button, ...]) -> "Reply":

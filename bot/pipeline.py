@@ -4,8 +4,10 @@
 
 Before a handler sees a message, the pipeline drops redelivered copies
 (Telegram and Zalo retry webhooks; a resident must never get two answers to
-one message) and applies per-user flood control (one friendly notice, then
-silence until the window passes). A failure in a handler (a database
+one message) and applies per-user flood control to what costs a search (free
+text), apart from taps on what the bot offered (buttons, poll answers,
+numbered choices, commands), which have their own, generous limit: a notice
+says what is not read, then silence until the window passes. A failure in a handler (a database
 outage, say) becomes a polite "try again later", never a crash.
 """
 
@@ -29,9 +31,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLOOD_NOTICE = (
-    "Bạn gửi nhanh quá, mình cần nghỉ một chút. "
-    "Bạn đợi khoảng một phút rồi hỏi tiếp giúp mình nhé."
+    "Bạn gửi nhanh quá, mình cần nghỉ một chút. Các câu hỏi bạn gửi trong khoảng một phút tới "
+    "mình chưa đọc được; bạn đợi một lát rồi hỏi lại giúp mình nhé. Các lựa chọn và lệnh vẫn dùng được bình thường."
 )
+TAP_NOTICE = (
+    "Bạn chọn nhanh quá, mình chưa kịp xử lý hết. Các lựa chọn bạn gửi trong khoảng một phút tới "
+    "mình chưa thực hiện; bạn đợi một lát rồi chọn lại giúp mình nhé."
+)
+# Taps (buttons, poll answers, numbered choices, commands) only act on what the
+# bot offered and cost no search: their own window is generous, far above a
+# resident going through menus quickly (40 taps a minute in tests/e2e).
+TAP_LIMIT = 120
+# A bare number is a numbered choice on platforms without buttons.
+_CHOICE_NUMBER_DIGITS = 2
 TRY_LATER = "Xin lỗi, hệ thống đang bận hoặc gặp sự cố. Bạn vui lòng thử lại sau ít phút nhé."
 
 
@@ -57,37 +69,52 @@ class MemorySeenMessages:
         return True
 
 
-class FloodControl:
-    """Sliding window per user: at most ``limit`` messages per ``window`` seconds."""
+def is_tap(msg: Incoming) -> bool:
+    """A button press, a poll answer, a command or a typed choice number: not a search."""
+    if msg.callback_data is not None or msg.command:
+        return True
+    text = msg.text.strip()
+    return bool(text) and text.isascii() and text.isdigit() and len(text) <= _CHOICE_NUMBER_DIGITS
 
-    def __init__(self, limit: int, window: float, clock=time.monotonic):
-        self._limit = limit
+
+class FloodControl:
+    """Sliding windows per user: free text (a search) at most ``limit`` per ``window``
+    seconds; taps (`is_tap`) at most ``tap_limit``, counted apart.
+
+    Over a limit, a message gets a notice saying that what is sent in the next
+    window is not read; the messages after it in that window get nothing more
+    (answering each would feed the flood), and once a window has passed the
+    next one over the limit is told again. So nothing is dropped unseen.
+    """
+
+    def __init__(self, limit: int, window: float, clock=time.monotonic, tap_limit: int = TAP_LIMIT):
+        self._limits = {"text": limit, "tap": max(tap_limit, limit)}
         self._window = window
         self._clock = clock
-        self._times: dict[tuple[str, str], deque[float]] = {}
-        self._warned: set[tuple[str, str]] = set()
+        self._times: dict[tuple[str, str, str], deque[float]] = {}
+        self._warned_at: dict[tuple[str, str, str], float] = {}
 
-    def over_limit(self, platform: str, user_id: str) -> bool:
+    def over_limit(self, platform: str, user_id: str, kind: str = "text") -> bool:
         """Whether `check` would refuse a message now (records nothing)."""
-        times = self._times.get((platform, user_id))
+        times = self._times.get((platform, user_id, kind))
         if not times:
             return False
         now = self._clock()
-        return sum(now - t < self._window for t in times) >= self._limit
+        return sum(now - t < self._window for t in times) >= self._limits[kind]
 
-    def check(self, platform: str, user_id: str) -> str:
-        """"ok", "warn" (first message over the limit) or "drop" (silent)."""
-        key, now = (platform, user_id), self._clock()
+    def check(self, platform: str, user_id: str, kind: str = "text") -> str:
+        """"ok", "warn" (over the limit: tell the user) or "drop" (told less than a window ago)."""
+        key, now = (platform, user_id, kind), self._clock()
         times = self._times.setdefault(key, deque())
         while times and now - times[0] >= self._window:
             times.popleft()
-        if len(times) < self._limit:
+        if len(times) < self._limits[kind]:
             times.append(now)
-            self._warned.discard(key)
             return "ok"
-        if key in self._warned:
+        warned = self._warned_at.get(key)
+        if warned is not None and now - warned < self._window:
             return "drop"
-        self._warned.add(key)
+        self._warned_at[key] = now
         return "warn"
 
 
@@ -123,9 +150,11 @@ class Pipeline:
         except Exception:
             log.exception("delivery log unavailable")
             return [Reply(TRY_LATER)]
-        verdict = self.flood.check(msg.platform, msg.user_id)
+        kind = "tap" if is_tap(msg) else "text"
+        verdict = self.flood.check(msg.platform, msg.user_id, kind)
         if verdict != "ok":
-            replies = [Reply(FLOOD_NOTICE)] if verdict == "warn" else []
+            notice = TAP_NOTICE if kind == "tap" else FLOOD_NOTICE
+            replies = [Reply(notice)] if verdict == "warn" else []
             return await _recorded(record, replies)
         try:
             return await self._dispatch(msg, lookahead, record)
@@ -145,7 +174,7 @@ class Pipeline:
         wastes a search: rare, and milliseconds. A user over the flood limit
         gets no search at all.
         """
-        if msg.callback_data is not None or msg.command or msg.media:
+        if is_tap(msg) or msg.media:
             return None
         if self.flood.over_limit(msg.platform, msg.user_id):
             return None

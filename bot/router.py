@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.choices import dispatch_numbered, has_buttons
 from bot.messages import Incoming, Reply
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class Dialog:
     about: str             # what the resident is doing, after "Bạn đang …": "gửi góp ý"
     command: str           # the command that starts it again: "gopy"
     cancelled: str         # what /huy says when it closes this dialog
+    # The data prefix of the dialog's buttons: the numbers they get on a platform
+    # without buttons stay the dialog's while it is open (bot/choices.py).
+    buttons: str = ""
 
     @property
     def expired_notice(self) -> str:
@@ -114,10 +118,12 @@ class Router:
             return handler
         return register
 
-    def dialog(self, name: str, *, about: str, command: str, cancelled: str) -> Callable[[Handler], Handler]:
-        """``@router.dialog("gopy", ...)``: free text while dialog ``name`` is open for the user."""
+    def dialog(self, name: str, *, about: str, command: str, cancelled: str,
+               buttons: str = "") -> Callable[[Handler], Handler]:
+        """``@router.dialog("gopy", ...)``: free text while dialog ``name`` is open for the user;
+        ``buttons``: the prefix of the dialog's buttons."""
         def register(handler: Handler) -> Handler:
-            self._add_dialog(Dialog(name, handler, about, command, cancelled))
+            self._add_dialog(Dialog(name, handler, about, command, cancelled, buttons))
             return handler
         return register
 
@@ -190,6 +196,11 @@ class Router:
     def find_dialog(self, name: str | None) -> Dialog | None:
         return self._dialogs.get(name) if name else None
 
+    def dialog_of_button(self, data: str) -> Dialog | None:
+        """The dialog whose buttons carry ``data`` ("fb:…" → /gopy's), if any."""
+        prefix = data.split(":", 1)[0]
+        return next((d for d in self._dialogs.values() if d.buttons and d.buttons == prefix), None)
+
     @property
     def cancel_hooks(self) -> list[CancelHook]:
         return list(self._cancel_hooks)
@@ -199,7 +210,16 @@ class Router:
     async def dispatch(self, msg: Incoming, deps: "Deps",
                        open_dialog: "Awaitable[str | None] | None" = None) -> list[Reply]:
         """``open_dialog``: the user's open dialog, when the caller already started
-        looking it up (the pipeline does, while the question is searched)."""
+        looking it up (the pipeline does, while the question is searched).
+
+        On a platform without buttons, numbers typed for choices are read, and
+        the choices offered are numbered, by bot/choices.py around this."""
+        if not has_buttons(msg.platform):
+            return await dispatch_numbered(msg, deps, lambda numbered: self._dispatch(numbered, deps, open_dialog))
+        return await self._dispatch(msg, deps, open_dialog)
+
+    async def _dispatch(self, msg: Incoming, deps: "Deps",
+                        open_dialog: "Awaitable[str | None] | None") -> list[Reply]:
         if msg.callback_data is not None:
             prefix = msg.callback_data.split(":", 1)[0]
             handler = self._buttons.get(prefix)

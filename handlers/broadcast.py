@@ -28,7 +28,9 @@ from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
-from handlers.forms import INVALID_BUTTON, WAY_OUT, cancel_button, dialog_button, free_text_problem, new_token
+from handlers.forms import (
+    INVALID_BUTTON, WAY_OUT, cancel_button, dialog_button, free_text_problem, in_place, new_token,
+)
 from handlers.officials import REFUSAL
 from vntext.normalize import fold
 
@@ -136,31 +138,31 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
 
     if action == "cancel" and not arg:
         await deps.dialogs.close(msg.platform, msg.user_id)
-        return [Reply(CANCELLED_DIALOG)]
+        return in_place([Reply(CANCELLED_DIALOG)])
     if step == "wards":
         if action == "pg" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
             state["page"] = int(arg)
             await _save(msg, deps, state)
-            return [_ward_menu(deps, state)]
+            return in_place([_ward_menu(deps, state)])
         if action == "w" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
             state["wards"] = _toggle(state.get("wards", []), int(arg))
             await _save(msg, deps, state)
-            return [_ward_menu(deps, state)]
+            return in_place([_ward_menu(deps, state)])
         if action == "wall" and not arg:
             state["wards"] = []
             return await _to_groups(msg, deps, state)
         if action == "wnext" and not arg:
             if not _chosen_wards(deps, state):
-                return [_ward_menu(deps, state, NEED_A_WARD)]
+                return in_place([_ward_menu(deps, state, NEED_A_WARD)])
             return await _to_groups(msg, deps, state)
     if step == "groups":
         if action == "g" and arg in GROUPS:
             state["groups"] = _toggle(state.get("groups", []), arg)
             await _save(msg, deps, state)
-            return [_group_menu(state)]
+            return in_place([_group_menu(state)])
         if action == "gnext" and not arg:
             if not [g for g in state.get("groups", []) if g in GROUPS]:
-                return [_group_menu(state, NEED_A_GROUP)]
+                return in_place([_group_menu(state, NEED_A_GROUP)])
             state["step"] = "platform"
             await _save(msg, deps, state)
             return [_platform_menu(state)]
@@ -180,7 +182,8 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply(INVALID_BUTTON)]
 
 
-@router.dialog(DIALOG, about="soạn thông báo", command="thongbao", cancelled=CANCELLED_DIALOG)
+@router.dialog(DIALOG, about="soạn thông báo", command="thongbao", cancelled=CANCELLED_DIALOG,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /thongbao is open: the announcement, a ward's name, or the time."""
     if not await _is_official(msg, deps):

@@ -14,6 +14,7 @@ from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from handlers.context import ChatContext, remember
+from handlers.forms import in_place
 from handlers.quoting import quote_text, sentences
 from knowledge.base import KnowledgeBase
 from knowledge.catalog import FocusModel
@@ -25,8 +26,14 @@ router = Router()
 
 MODEL_PREFIX = "m"
 CRITERIA_PREFIX = "t"
-MODEL_LIST = f"{MODEL_PREFIX}:list"          # button data: the list of the 11 models
-CRITERIA_ROOT = f"{CRITERIA_PREFIX}:root"    # button data: the top of the criteria
+# The browsers' own menus (the list, a model page, a section of the criteria)
+# move by buttons with these prefixes, which change the menu in place where
+# the platform can edit (Telegram); the same data under "m"/"t" (from an
+# answer, say) opens the page as a new message.
+MODEL_NAV = "mv"
+CRITERIA_NAV = "tv"
+MODEL_LIST = f"{MODEL_NAV}:list"             # button data: the list of the 11 models
+CRITERIA_ROOT = f"{CRITERIA_NAV}:root"       # button data: the top of the criteria
 MODEL_LABEL_CHARS = 32
 SECTION_LABEL_CHARS = 40
 RELATED_LIMIT = 3
@@ -48,14 +55,14 @@ async def list_models(msg: Incoming, deps: Deps) -> list[Reply]:
     lines = [f"Nghị quyết 05 triển khai {len(models)} mô hình trọng tâm:"]
     lines += [f"{m.number}. {m.title}" for m in models]
     lines.append("Bạn chọn một mô hình để xem văn bản nói gì về mô hình đó.")
-    buttons = [model_button(m) for m in models]
+    buttons = [model_button(m, MODEL_NAV) for m in models]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     await remember(msg, deps, model_context(deps.knowledge, None))
     return [Reply.with_buttons("\n".join(lines), *rows)]
 
 
-def model_button(model: FocusModel) -> Button:
-    return Button.shortened(model.title, f"{MODEL_PREFIX}:{model.number}", MODEL_LABEL_CHARS)
+def model_button(model: FocusModel, prefix: str = MODEL_PREFIX) -> Button:
+    return Button.shortened(model.title, f"{prefix}:{model.number}", MODEL_LABEL_CHARS)
 
 
 @router.button(MODEL_PREFIX)
@@ -69,6 +76,12 @@ async def on_model_button(msg: Incoming, deps: Deps) -> list[Reply]:
         return [Reply("Mình không tìm thấy mô hình này. Bạn gõ /mohinh để xem danh sách nhé.")]
     await remember(msg, deps, model_context(deps.knowledge, model.number))
     return [model_card(model, deps.knowledge)]
+
+
+@router.button(MODEL_NAV)
+async def on_model_menu(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "mv:<number>" or "mv:list": as "m:…", in place of the tapped menu."""
+    return in_place(await on_model_button(msg, deps))
 
 
 def _model_from_args(args: str, models: tuple[FocusModel, ...]) -> FocusModel | None:
@@ -102,7 +115,7 @@ def model_card(model: FocusModel, knowledge: KnowledgeBase) -> Reply:
         parts.append("Tiêu chí liên quan trong Bộ tiêu chí:\n\n" + "\n\n".join(
             f"📄 {section}\n" + "\n".join(texts) for section, texts in related.items()))
     plan = knowledge.catalog.models_plan
-    plan_row = [Button(PLAN_LABEL, f"{CRITERIA_PREFIX}:{plan.id.rsplit('.', 1)[0]}")] if plan else []
+    plan_row = [Button(PLAN_LABEL, f"{CRITERIA_NAV}:{plan.id.rsplit('.', 1)[0]}")] if plan else []
     return Reply.with_buttons("\n\n".join(parts), plan_row, [Button("⬅️ 11 mô hình", MODEL_LIST)])
 
 
@@ -202,6 +215,12 @@ async def on_criteria_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return [response.reply]
 
 
+@router.button(CRITERIA_NAV)
+async def on_criteria_menu(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "tv:root" or "tv:<section id>": as "t:…", in place of the tapped menu."""
+    return in_place(await on_criteria_button(msg, deps))
+
+
 def _find(knowledge: KnowledgeBase, section_id: str) -> tuple[Document, Section] | None:
     doc = knowledge.corpus.document(section_id.split(".", 1)[0])
     section = doc.section(section_id) if doc else None
@@ -233,7 +252,7 @@ def section_view(knowledge: KnowledgeBase, section_id: str | None) -> Reply:
     # The document numbers its sections in order ("1.", "2.", …): a numbered
     # list shows the heading without that number, so it is not said twice.
     buttons = [
-        Button.shortened(child.heading, f"{CRITERIA_PREFIX}:{doc.section_id(child)}", SECTION_LABEL_CHARS,
+        Button.shortened(child.heading, f"{CRITERIA_NAV}:{doc.section_id(child)}", SECTION_LABEL_CHARS,
                          listed=strip_number(child.heading))
         for child in section.children
     ]
@@ -255,6 +274,6 @@ def _back_button(doc: Document, section: Section, criteria_document: str) -> But
         return None
     parent = section.parent
     if parent is not None and parent is not doc.root:
-        return Button("⬅️ Quay lại", f"{CRITERIA_PREFIX}:{doc.section_id(parent)}")
+        return Button("⬅️ Quay lại", f"{CRITERIA_NAV}:{doc.section_id(parent)}")
     # The top of the criteria is /tieuchi; other documents have no menu of their own.
     return Button("⬅️ Quay lại", CRITERIA_ROOT) if doc.id == criteria_document else None

@@ -34,7 +34,7 @@ from handlers.quoting import LeadPicker, quote, quote_text
 from knowledge.base import KnowledgeBase
 from knowledge.documents import Passage, Section
 from knowledge.quiz import strip_number
-from knowledge.enumerations import MODEL_PREFIX, SECTION_PREFIX, Enumeration, item_data
+from knowledge.enumerations import ITEM_PREFIX, MODEL_PREFIX, SECTION_PREFIX, Enumeration, item_data
 from retrieval.searcher import Hit, SearchResult
 from vntext.normalize import fold, has_diacritics, is_mostly_letters
 
@@ -136,6 +136,15 @@ HELP_OUTRO = ("Hoặc gõ thẳng câu hỏi, ví dụ: Tiêu chí con người 
 COMMAND_PREFIX = "cmd"
 
 _ENGLISH_HINTS = frozenset("the what who how is are was were do does did of and you your which when where why".split())
+
+
+# "⬅️ Ý trước" / "Ý tiếp ➡️": the neighbouring item, turning the page in place where the
+# platform can edit (handlers/qa.py); "i:…" opens an item as a new message.
+ITEM_PAGE_PREFIX = "iv"
+
+
+def page_data(section_id: str, index: int) -> str:
+    return item_data(section_id, index).replace(ITEM_PREFIX, ITEM_PAGE_PREFIX, 1)
 
 
 def command_button(name: str) -> Button:
@@ -413,9 +422,9 @@ class Conversation:
         item = items.items[index]
         nav = []
         if index > 0:
-            nav.append(Button("⬅️ Ý trước", item_data(section_id, index - 1)))
+            nav.append(Button("⬅️ Ý trước", page_data(section_id, index - 1)))
         if index + 1 < len(items.items):
-            nav.append(Button("Ý tiếp ➡️", item_data(section_id, index + 1)))
+            nav.append(Button("Ý tiếp ➡️", page_data(section_id, index + 1)))
         reply = Reply.with_buttons(quote_text(items.section, item.text), nav, *browse_list_button(items))
         context = ChatContext("item", section_id, items.id, index)
         return Response("follow_up", reply, True, shown=tuple(self._passages_of(section_id, item.text)),

@@ -24,7 +24,8 @@ from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
 from handlers.forms import (
-    INVALID_BUTTON, WAY_OUT, button_parts, cancel_button, count, free_text_problem, new_token, valid_token,
+    INVALID_BUTTON, WAY_OUT, button_parts, cancel_button, count, free_text_problem, in_place, new_token,
+    valid_token,
 )
 from handlers.privacy import stored_text
 from vntext.normalize import fold
@@ -158,7 +159,7 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
 
     if action == "cancel" and not arg:
         await deps.dialogs.close(msg.platform, msg.user_id)
-        return [Reply(CANCELLED)]
+        return in_place([Reply(CANCELLED)])
     if action == "t" and step == "topic":
         topic = next((t for t in topics(deps) if t.key == arg), None)
         if topic is None:
@@ -184,7 +185,8 @@ async def _confirm_action(msg: Incoming, deps: Deps, state: dict, action: str) -
     return [_ask_text(state["token"], ASK_REWRITE)]
 
 
-@router.dialog(DIALOG, about="gửi góp ý", command="gopy", cancelled=CANCELLED)
+@router.dialog(DIALOG, about="gửi góp ý", command="gopy", cancelled=CANCELLED,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /gopy is open: the feedback, a topic's name, or a word for a choice."""
     state = await deps.dialogs.state(msg.platform, msg.user_id)

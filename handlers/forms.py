@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.messages import Button, Incoming
+from bot.messages import Button, Incoming, Reply
 from vntext.normalize import is_mostly_letters
 
 if TYPE_CHECKING:
@@ -33,6 +33,12 @@ INVALID_BUTTON = (
 # Every dialog step says how to leave it.
 WAY_OUT = "Gõ /huy nếu bạn muốn dừng."
 CANCEL_LABEL = "❌ Hủy"
+
+
+def in_place(replies: list[Reply]) -> list[Reply]:
+    """A menu changed by a tap (a toggle, a page, "⬅️"): where the platform can
+    edit messages, the first reply replaces the tapped menu instead of adding one."""
+    return [replace(reply, replaces_menu=True) if i == 0 else reply for i, reply in enumerate(replies)]
 
 
 def new_token() -> str:

@@ -19,6 +19,7 @@ from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
 from bot.storage.quiz_repo import CHI_DOAN, MEMBERS, WARD, Board, Standing
 from bot.storage.sql import LOCAL_UTC_OFFSET
+from handlers.forms import in_place
 
 router = Router()
 
@@ -111,4 +112,4 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     parts = (msg.callback_data or "").split(":")
     if len(parts) != 3 or parts[0] != PREFIX or parts[1] not in PERIODS or parts[2] not in KINDS:
         return [Reply(INVALID)]
-    return await _show(msg, deps, parts[1], parts[2])
+    return in_place(await _show(msg, deps, parts[1], parts[2]))

@@ -141,8 +141,12 @@ def _item_line(group: list[Item], number: int | None) -> str:
 
 
 def list_buttons(enumeration: Enumeration) -> list[list[Button]]:
-    buttons = [Button(short_name(group[0], 40), group[0].opens)
-               for group in enumeration.grouped_items() if group[0].opens]
+    # A numbered list shows the item's whole name when the button's is cut.
+    buttons = []
+    for group in enumeration.grouped_items():
+        if group[0].opens:
+            label, whole = short_name(group[0], 40), short_name(group[0], len(group[0].name))
+            buttons.append(Button(label, group[0].opens, whole if label != whole else ""))
     if len(buttons) > 6:
         return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     return [[b] for b in buttons]

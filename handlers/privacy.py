@@ -13,7 +13,7 @@ from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
 from bot.storage.sql import LOCAL_UTC_OFFSET
-from handlers.forms import INVALID_BUTTON, button_parts, new_token, valid_token
+from handlers.forms import INVALID_BUTTON, button_parts, in_place, new_token, valid_token
 from vntext.normalize import fold
 from vntext.pii import mask_personal_data
 
@@ -155,7 +155,8 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     return await _answer(msg, deps, answer == "yes")
 
 
-@router.dialog(DIALOG, about="xóa dữ liệu", command="xoadulieu", cancelled=KEPT)
+@router.dialog(DIALOG, about="xóa dữ liệu", command="xoadulieu", cancelled=KEPT,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while the deletion waits for an answer: "có" / "không", else the question again."""
     typed = " ".join(fold(msg.text).strip(" .!?").split())
@@ -170,7 +171,7 @@ async def _answer(msg: Incoming, deps: Deps, delete: bool) -> list[Reply]:
     if await deps.dialogs.take(msg.platform, msg.user_id, DIALOG) is None:
         return [Reply(STALE_CONFIRM)]
     if not delete:
-        return [Reply(KEPT)]
+        return in_place([Reply(KEPT)])
     async with transaction(deps) as session:
         await repo.delete_resident_data(session, msg.platform, msg.user_id)
-    return [Reply(DELETED)]
+    return in_place([Reply(DELETED)])      # the question's buttons go: they did their job

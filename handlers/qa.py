@@ -19,8 +19,10 @@ from bot.router import Router
 from bot.storage import StorageUnavailable, repo, transaction
 from handlers.browse import model_button
 from handlers.context import recall, remember
+from handlers.forms import in_place
 from handlers.conversation import (  # noqa: F401 (EMPTY, NOT_TEXT, problem_with: re-exported)
     EMPTY,
+    ITEM_PAGE_PREFIX,
     NOT_TEXT,
     Conversation,
     problem_with,
@@ -121,6 +123,12 @@ async def show_list_item(msg: Incoming, deps: Deps) -> list[Reply]:
     response = conversation_of(deps).show_list_item(section_id, int(index))
     await remember(msg, deps, response.context)
     return [response.reply]
+
+
+@router.button(ITEM_PAGE_PREFIX)
+async def turn_list_item(msg: Incoming, deps: Deps) -> list[Reply]:
+    """Button "iv:<section id>:<n>": as "i:…", in place of the item shown (a page turn)."""
+    return in_place(await show_list_item(msg, deps))
 
 
 @router.button(FORWARD_PREFIX)

@@ -17,7 +17,9 @@ from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
-from handlers.forms import INVALID_BUTTON, WAY_OUT, cancel_button, dialog_button, free_text_problem, new_token
+from handlers.forms import (
+    INVALID_BUTTON, WAY_OUT, cancel_button, dialog_button, free_text_problem, in_place, new_token,
+)
 from vntext.normalize import fold
 
 router = Router()
@@ -101,15 +103,15 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
 
     if action == "cancel" and not arg:
         await deps.dialogs.close(msg.platform, msg.user_id)
-        return [Reply(CANCELLED)]
+        return in_place([Reply(CANCELLED)])
     if action == "pg" and step == "ward" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
         state["page"] = int(arg)
         await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-        return [_ward_menu(deps, token, int(arg))]
+        return in_place([_ward_menu(deps, token, int(arg))])
     if action == "w" and step == "ward" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
         return await _choose_ward(msg, deps, state, wards[int(arg)])
     if action == "g" and step == "groups" and arg in GROUPS:
-        return await _toggle_group(msg, deps, state, arg)
+        return in_place(await _toggle_group(msg, deps, state, arg))
     if action == "done" and not arg and step == "groups":
         return await _groups_done(msg, deps, state)
     return [Reply(INVALID_BUTTON)]
@@ -127,7 +129,7 @@ async def _groups_done(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
     token = state["token"]
     chosen = [g for g in state.get("groups", []) if g in GROUPS]
     if not chosen:
-        return [_group_menu(token, chosen, NEED_A_GROUP)]
+        return in_place([_group_menu(token, chosen, NEED_A_GROUP)])
     if "doan_vien" in chosen:
         state["step"] = "chidoan"
         await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
@@ -157,7 +159,8 @@ async def _save(msg: Incoming, deps: Deps, state: dict, chi_doan: str | None) ->
     return [Reply(DONE.format(ward=state["ward"], groups=names, chi_doan=extra))]
 
 
-@router.dialog(DIALOG, about="đăng ký nhận tin", command="dangky", cancelled=CANCELLED)
+@router.dialog(DIALOG, about="đăng ký nhận tin", command="dangky", cancelled=CANCELLED,
+               buttons=PREFIX)
 async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     """Free text while /dangky is open: a ward or a group typed by name, "xong", or the chi đoàn's name."""
     state = await deps.dialogs.state(msg.platform, msg.user_id)

@@ -7,7 +7,7 @@ import pytest
 
 from bot.app import build_deps, close_deps
 from bot.messages import Incoming
-from bot.pipeline import FLOOD_NOTICE, FloodControl, Pipeline
+from bot.pipeline import FLOOD_NOTICE, TAP_NOTICE, FloodControl, Pipeline
 from bot.platforms.console import run_console
 from bot.settings import Settings
 
@@ -34,7 +34,8 @@ async def test_console_conversation_with_numbered_buttons(deps):
     assert "Công bằng, nhân văn, đoàn kết" in transcript
     # "3" then "1": part III of the criteria, then its first group.
     assert "III. Bộ tiêu chí con người Xã hội chủ nghĩa tại thành phố Hải Phòng" in transcript
-    assert "• Luôn có tinh thần phát huy truyền thống văn hóa tốt đẹp" in transcript
+    # The group's items are listed once, numbered as the choices that open them.
+    assert "\n1. Luôn có tinh thần phát huy truyền thống văn hóa tốt đẹp" in transcript
     assert transcript.rstrip().endswith("Tạm biệt! Hẹn gặp lại bạn.")
 
 
@@ -91,11 +92,35 @@ async def test_redelivered_message_is_answered_once(deps):
 async def test_flood_control_warns_once_then_stays_silent(deps):
     clock = [0.0]
     pipeline = Pipeline(deps, flood=FloodControl(3, 60, clock=lambda: clock[0]))
-    replies = [await pipeline.process(Incoming.from_platform("telegram", 1, 1, "/mohinh"))
+    replies = [await pipeline.process(Incoming.from_platform("telegram", 1, 1, "Nhà ở xã hội"))
                for _ in range(6)]
     assert [r[0].text == FLOOD_NOTICE if r else None for r in replies] == [False, False, False, True, None, None]
     clock[0] = 61.0
-    assert (await pipeline.process(Incoming.from_platform("telegram", 1, 1, "/mohinh")))[0].text != FLOOD_NOTICE
+    assert (await pipeline.process(Incoming.from_platform("telegram", 1, 1, "Nhà ở xã hội")))[0].text != FLOOD_NOTICE
+
+
+async def test_taps_and_commands_are_not_counted_as_a_flood(deps):
+    """Flood control protects the search: menus keep working for a user over the text limit."""
+    pipeline = Pipeline(deps, flood=FloodControl(3, 60, clock=lambda: 0.0))
+    for _ in range(4):
+        await pipeline.process(Incoming.from_platform("telegram", 1, 1, "Nhà ở xã hội"))
+    taps = [Incoming.from_platform("telegram", 1, 1, "/mohinh")]
+    taps += [Incoming.from_platform("telegram", 1, 1, callback_data=f"m:{n % 11 + 1}") for n in range(40)]
+    taps += [Incoming.from_platform("telegram", 1, 1, "/quyenriengtu")]
+    for tap in taps:
+        replies = await pipeline.process(tap)
+        assert replies and FLOOD_NOTICE not in [r.text for r in replies]
+
+
+async def test_taps_over_their_own_limit_are_told_not_dropped_unseen(deps):
+    clock = [0.0]
+    pipeline = Pipeline(deps, flood=FloodControl(3, 60, clock=lambda: clock[0], tap_limit=5))
+    replies = [await pipeline.process(Incoming.from_platform("telegram", 1, 1, callback_data="m:1"))
+               for _ in range(7)]
+    assert [r[0].text == TAP_NOTICE if r else None for r in replies] == [False] * 5 + [True, None]
+    clock[0] = 61.0
+    assert (await pipeline.process(Incoming.from_platform("telegram", 1, 1, callback_data="m:2")))[0].text \
+        .startswith("Mô hình 2/11")
 
 
 async def test_console_feedback_session_keeps_the_text_and_masks_what_is_stored(deps):

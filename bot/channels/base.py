@@ -85,5 +85,5 @@ class PlatformContext:
     polls: PollStore | None = None
     # Where a platform keeps rotating tokens: (platform, its old store to import from) → store.
     token_store_for: Callable[[str, object], object] | None = None
-    channel: Channel | None = None               # the platform's channel (inbound readiness, choices)
+    channel: Channel | None = None               # the platform's channel (inbound readiness)
     on_unfollow: Callable[[str, str], Awaitable[None]] | None = None   # (platform, user id)

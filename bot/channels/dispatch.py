@@ -12,7 +12,10 @@ past a question the resident has not seen. Different chats run concurrently.
 A reply that fails transiently (5xx, timeout, connection reset, rate limit)
 is retried with exponential backoff and full jitter until it is delivered or
 its deadline passes (``Settings.reply_deadline_seconds``); what finally fails
-is recorded with its reason (``civicbot stats``). Before each attempt the
+is recorded with its reason (``civicbot stats``). A reply that replaces a
+menu (`Reply.replaces_menu`, after a tap) is stored with the id of the
+message holding the menu and edits it (`Channel.edit`); an edit the platform
+refuses (too old, deleted, a poll) is sent as a new message. Before each attempt the
 `SendGate` (the rate limiter) is asked. The worker keeps the replies it
 owes in memory between attempts and writes only the outcome (group commit):
 the database work per update is one read, the update's own transaction and
@@ -43,7 +46,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, NoGate, SendGate
-from bot.channels.wire import incoming_from_json, incoming_to_json, reply_from_json, reply_to_json
+from bot.channels.delivery import Delivery, Outcome
+from bot.channels.wire import EDITS, incoming_from_json, incoming_to_json, replies_to_json, reply_from_json
 from bot.messages import Incoming, Reply, utcnow
 from bot.pipeline import Pipeline
 from bot.storage import Database, inbox
@@ -202,8 +206,6 @@ class ChatDispatcher:
 
     async def _process(self, inbox_id: int, msg: Incoming) -> list[inbox.Owed]:
         """Run the update through the pipeline; the replies it owes, stored with its writes."""
-        channel = self.channels[msg.platform]
-        msg = _resolved_choice(channel, msg)
         owed: list[inbox.Owed] = []
 
         async def record(session: AsyncSession | None, replies: list[Reply]) -> None:
@@ -224,7 +226,7 @@ class ChatDispatcher:
         if not await inbox.mark_processed(session, inbox_id, now):
             raise RuntimeError("update already processed by another worker")
         return await inbox.add_replies(session, msg.platform, msg.chat_id, inbox_id,
-                                       [reply_to_json(r) for r in replies], now, now + self.deadline)
+                                       replies_to_json(replies, msg.menu_message_id), now, now + self.deadline)
 
     async def _send(self, platform: str, chat_id: str, owed: list[inbox.Owed]) -> None:
         """Send the chat's replies in order, each until delivered or finally failed."""
@@ -239,8 +241,7 @@ class ChatDispatcher:
             if wait > 0:
                 await self._sleep_leased(platform, chat_id, wait)
             await self.gate.acquire(platform, chat_id)
-            delivery = await (channel.send(chat_id, reply, skip_parts=owed.parts_done) if owed.parts_done
-                              else channel.send(chat_id, reply))
+            delivery = await self._attempt(channel, chat_id, reply, owed)
             owed.attempts += 1
             owed.maybe_delivered += int(delivery.maybe_delivered)
             owed.parts_done += delivery.parts_sent if not delivery.delivered else 0   # a retry sends the rest
@@ -259,6 +260,21 @@ class ChatDispatcher:
             log.warning("reply %s not delivered, given up (%s)", owed.id, detail)
             await self._outcomes.record(inbox.Finished(owed, FAILED, detail))
             return
+
+    async def _attempt(self, channel: Channel, chat_id: str, reply: Reply, owed: inbox.Owed) -> Delivery:
+        """One attempt: a reply that replaces a menu edits the message holding it; an edit
+        refused (too old, deleted, a poll, too long for one message) becomes a new message.
+        "Not modified" (the same menu tapped twice) is the channel's success."""
+        edits = owed.reply.get(EDITS)
+        if edits is not None:
+            delivery = await channel.edit(chat_id, edits, reply)
+            if delivery.outcome is not Outcome.PERMANENT:
+                return delivery             # edited, or retried as an edit (429, 5xx)
+            log.info("menu %s not edited (%s): sent as a new message", edits, delivery.detail)
+            owed.reply = {**owed.reply, EDITS: None}      # the retries send it too
+        if owed.parts_done:
+            return await channel.send(chat_id, reply, skip_parts=owed.parts_done)
+        return await channel.send(chat_id, reply)
 
     async def _prune_now_and_then(self) -> None:
         now = self._clock()
@@ -309,15 +325,3 @@ class ChatDispatcher:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-
-def _resolved_choice(channel: Channel, msg: Incoming) -> Incoming:
-    """A "2" typed on a platform without buttons means the second numbered choice shown."""
-    resolve = getattr(channel, "resolve_choice", None)
-    if resolve is None or msg.callback_data is not None or msg.media or not msg.text:
-        return msg
-    data = resolve(msg.chat_id, msg.text)
-    if data is None:
-        return msg
-    return Incoming.from_platform(msg.platform, msg.chat_id, msg.user_id, None, callback_data=data,
-                                  message_id=msg.message_id, display_name=msg.display_name,
-                                  received_at=msg.received_at)

@@ -1,14 +1,18 @@
 """What every adapter shares: splitting long text and degrading buttons.
 
 A platform without inline buttons (the terminal, Zalo text messages) shows
-them as numbered choices; the user answers with the number, which
-`NumberedChoices` turns back into the button's callback data. A quiz
+them as numbered choices; the user answers with the number, which the core
+(bot/choices.py, which decides the numbers) turns back into the button's
+callback data. A quiz
 question (`Reply.quiz`) degrades the same way: its options come first as
 numbered choices whose data answers the question, then the reply's buttons.
 """
 
 from __future__ import annotations
 
+import re
+
+from bot.choices import flat_buttons
 from bot.messages import Button, Reply
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -35,14 +39,6 @@ def split_message(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def flat_buttons(reply: Reply) -> list[Button]:
-    """The reply's choices in order: a quiz's options first, then its buttons."""
-    options = []
-    if reply.quiz is not None:
-        options = [Button(option, reply.quiz.answer_data(i)) for i, option in enumerate(reply.quiz.options)]
-    return options + [button for row in reply.buttons for button in row]
-
-
 def reply_text(reply: Reply) -> str:
     """The text a platform without polls shows: a quiz's header, question and time limit."""
     quiz = reply.quiz
@@ -57,38 +53,59 @@ def reply_text(reply: Reply) -> str:
 def numbered_texts(replies: list[Reply]) -> list[str]:
     """Each reply's text followed by its buttons as "n. label" lines.
 
-    Numbers run on across the replies, matching `NumberedChoices.remember`.
+    Numbers run on across the replies, as bot/choices.py reads them back;
+    a reply numbered after held choices starts at its ``numbered_from``.
+    Choices the text already lists line by line are numbered there, not
+    listed a second time (`_number_listed_lines`).
     """
     texts, number = [], 0
     for reply in replies:
+        if reply.numbered_from:
+            number = reply.numbered_from - 1
+        buttons = flat_buttons(reply)
+        text, shown = _number_listed_lines(reply_text(reply), buttons, number + 1)
+        number += shown
         lines = []
-        for button in flat_buttons(reply):
+        for button in buttons[shown:]:
             number += 1
             lines.append(f"{number}. {button.full_label or button.label}")
-        text = reply_text(reply)
-        texts.append(f"{text}\n\n" + "\n".join(lines) + "\n(Trả lời bằng số để chọn.)"
-                     if lines else text)
+        if lines:
+            text += "\n\n" + "\n".join(lines)
+        texts.append(text + "\n(Trả lời bằng số để chọn.)" if buttons else text)
     return texts
 
 
-class NumberedChoices:
-    """Remembers, per chat, the last buttons shown as numbers."""
+# A line of a list in a reply's text: "3. item" or "• item".
+_LIST_LINE = re.compile(r"^(?:(\d+)\.|•) (.+)$")
+# A label this short could begin an unrelated line: such choices are listed apart.
+_MIN_MATCHED_LABEL = 8
 
-    def __init__(self) -> None:
-        self._last: dict[str, list[Button]] = {}
 
-    def remember(self, chat_id: str, replies: list[Reply]) -> None:
-        buttons = [b for r in replies for b in flat_buttons(r)]
-        if buttons:
-            self._last[chat_id] = buttons
+def text_lists_choices(text: str, buttons: list[Button], first: int) -> bool:
+    """Whether ``text`` already lists (some of) the choices line by line."""
+    return _number_listed_lines(text, buttons, first)[1] > 0
+
+
+def _number_listed_lines(text: str, buttons: list[Button], first: int) -> tuple[str, int]:
+    """``text`` with the lines that already list the first choices (the 11 models,
+    a list's items, in order) numbered as those choices; and how many it shows.
+
+    A line keeps its own number only when it is the choice's number, so a
+    document's "8." never turns into another number; the first choice not
+    found in the text ends the run, and the rest are listed after the text.
+    """
+    lines, at, shown = text.split("\n"), 0, 0
+    for button in buttons:
+        label = (button.full_label or button.label).removesuffix("…").strip()
+        if len(label) < _MIN_MATCHED_LABEL:
+            break
+        number = first + shown
+        for index in range(at, len(lines)):
+            match = _LIST_LINE.match(lines[index])
+            if match and match.group(2).startswith(label) and match.group(1) in (None, str(number)):
+                lines[index] = f"{number}. {match.group(2)}"
+                at, shown = index + 1, shown + 1
+                break
         else:
-            self._last.pop(chat_id, None)
-
-    def resolve(self, chat_id: str, text: str) -> str | None:
-        """Callback data for a reply like "2", or None if it is not a choice."""
-        choices = self._last.get(chat_id)
-        if choices and text.strip().isdigit():
-            index = int(text.strip()) - 1
-            if 0 <= index < len(choices):
-                return choices[index].data
-        return None
+            break
+    return "\n".join(lines), shown

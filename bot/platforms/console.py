@@ -8,7 +8,7 @@ from typing import TextIO
 
 from bot.messages import Incoming
 from bot.pipeline import Pipeline
-from bot.platforms.base import NumberedChoices, numbered_texts
+from bot.platforms.base import numbered_texts
 
 CHAT_ID = "console"
 USER_ID = "console-user"
@@ -17,13 +17,12 @@ EXIT_WORDS = {"/thoat", "/exit", "/quit"}
 
 
 async def run_console(pipeline: Pipeline, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    choices = NumberedChoices()
     interactive = stdin.isatty()
 
-    async def handle(text: str | None, callback: str | None = None) -> None:
-        msg = Incoming.from_platform("console", CHAT_ID, USER_ID, text, callback_data=callback)
+    async def handle(text: str) -> None:
+        # A number typed for a choice is read by the core (bot/choices.py).
+        msg = Incoming.from_platform("console", CHAT_ID, USER_ID, text)
         replies = await pipeline.process(msg)
-        choices.remember(CHAT_ID, replies)
         for text_out in numbered_texts(replies):
             stdout.write(text_out + "\n\n")
         stdout.flush()
@@ -39,5 +38,4 @@ async def run_console(pipeline: Pipeline, stdin: TextIO = sys.stdin, stdout: Tex
             stdout.write(GOODBYE + "\n")
             stdout.flush()
             return
-        data = choices.resolve(CHAT_ID, line)
-        await handle(None if data else line, data)
+        await handle(line)

@@ -39,6 +39,13 @@ class Resident:
         await self.bot.press(self.chat_id, data)
         return await self._next()
 
+    async def tap_in_place(self, call, label_part: str):
+        """A tap on a menu that changes it in place: the editMessageText call."""
+        data = next(d for label, d in keyboard(call).items() if label_part in label)
+        edits = len(self.bot.api.calls_to("editMessageText", self.chat_id))
+        await self.bot.press(self.chat_id, data)
+        return (await self.bot.api.wait_for("editMessageText", edits + 1, chat_id=self.chat_id))[-1]
+
 
 async def test_a_list_answer_opened_item_by_item(telegram_bot):
     me = Resident(telegram_bot)
@@ -51,9 +58,10 @@ async def test_a_list_answer_opened_item_by_item(telegram_bot):
         f"i:phu-luc-1-bo-tieu-chi.II.8:{n}" for n in range(4)]
     first = await me.tap(group, "Khu vực phòng thủ vững chắc")
     assert first.text.endswith("«Khu vực phòng thủ vững chắc với 3 tuyến phòng thủ “Biển - Đảo - Thành phố”.»")
-    second = await me.tap(first, "Ý tiếp")
+    second = await me.tap_in_place(first, "Ý tiếp")                        # the page turns in place
     assert "«Bảo đảm an toàn, an ninh mạng, chủ quyền số địa phương;" in second.text
     assert "⬅️ Ý trước" in keyboard(second) and "Ý tiếp ➡️" in keyboard(second)
+    assert second.params["message_id"] == first.result["message_id"]
 
 
 async def test_a_follow_up_chain(telegram_polling_bot):
@@ -99,5 +107,7 @@ async def test_a_model_page(telegram_polling_bot):
     page = await me.say("/mohinh 10")
     assert page.text.startswith("Mô hình 10/11: Trường học xã hội chủ nghĩa")
     assert "«(v) Giáo dục và Y tế tiên tiến: Hệ thống giáo dục chất lượng cao" in page.text
-    plan = await me.tap(page, "Cách triển khai các mô hình")
+    plan = await me.tap_in_place(page, "Cách triển khai các mô hình")    # the page's menu, in place
     assert "Bố trí ngân sách triển khai các mô hình" in plan.text
+    assert plan.params["message_id"] == page.result["message_id"]
+    assert len(telegram_polling_bot.api.calls_to("sendMessage", CHAT)) == 1

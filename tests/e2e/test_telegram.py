@@ -96,7 +96,7 @@ async def test_mohinh_menu_is_an_inline_keyboard(telegram_bot):
     (menu,) = await telegram_bot.replies(CHAT, 1)
     rows = button_rows(menu)
     assert all(1 <= len(row) <= 2 for row in rows)
-    assert [data for row in rows for _, data in row] == [f"m:{n}" for n in range(1, 12)]
+    assert [data for row in rows for _, data in row] == [f"mv:{n}" for n in range(1, 12)]   # browsed in place
     assert "1. " in menu.text and "11. " in menu.text
 
 

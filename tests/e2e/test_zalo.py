@@ -142,8 +142,14 @@ async def test_question_gets_quoted_answer(bot):
     assert len(texts) == 1
     assert texts[0].startswith("Theo văn bản:")
     assert "giai đoạn 2026" in texts[0] and "«" in texts[0]
-    # The rating buttons arrive as numbered choices.
-    assert "1. 👍 Hữu ích" in texts[0] and "(Trả lời bằng số để chọn.)" in texts[0]
+    # A short answer with its rating choices is a list template: each choice an element
+    # whose tap sends its number back, hidden, as if typed.
+    (sent,) = [m for m in bot.api.sent if m.user_id == "u1"]
+    title, *choices = sent.attachment["payload"]["elements"]
+    assert title["title"] == "Theo văn bản:" and title["subtitle"].endswith("(Chạm vào một lựa chọn hoặc trả lời bằng số.)")
+    assert [(c["title"], c["default_action"]) for c in choices] == [
+        ("1. 👍 Hữu ích", {"type": "oa.query.hide", "payload": "1"}),
+        ("2. 👎 Chưa đúng", {"type": "oa.query.hide", "payload": "2"})]
 
 
 async def test_numbered_choice_opens_model_card(bot):

@@ -7,7 +7,7 @@ API (``{"ok": true, "result": ...}``; errors with ``error_code``,
 ``description`` and ``parameters.retry_after``). Implemented: getMe,
 logOut/close, getUpdates (long polling with offset semantics), setWebhook /
 deleteWebhook / getWebhookInfo, setMyCommands / getMyCommands /
-deleteMyCommands, sendMessage, editMessageText, answerCallbackQuery,
+deleteMyCommands, sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery,
 sendPoll, stopPoll. Other methods get 404, like an unknown method does.
 
 It checks what Telegram checks and a careless adapter gets wrong: text empty
@@ -343,6 +343,10 @@ class FakeTelegramAPI:
         """Queued updates getUpdates has not handed out yet."""
         return sum(1 for u in self._updates if u["update_id"] not in self._served)
 
+    def message(self, chat_id: int | str, message_id: int) -> dict:
+        """A message as it stands now (after any edits)."""
+        return self._messages[(str(chat_id), message_id)]
+
     def texts(self, chat_id: int | str | None = None) -> list[str]:
         return [m.get("text", "") for m in self.sent(chat_id)]
 
@@ -583,6 +587,22 @@ class FakeTelegramAPI:
         if message.get("text") == text and message.get("reply_markup") == markup:
             raise _ApiError(400, "Bad Request: message is not modified")
         message.update(text=text, edit_date=int(time.time()))
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        return message
+
+    async def _m_editMessageReplyMarkup(self, params: dict) -> dict | bool:
+        markup = self._check_markup(params)
+        if params.get("inline_message_id"):
+            return True
+        message = self._messages.get((str(params.get("chat_id")), params.get("message_id")))
+        if message is None:
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        if message.get("reply_markup") == markup:
+            raise _ApiError(400, "Bad Request: message is not modified")
+        message["edit_date"] = int(time.time())
         if markup is None:
             message.pop("reply_markup", None)
         else:

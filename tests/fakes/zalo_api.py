@@ -1,4 +1,4 @@
-"""A fake Zalo OA API on 127.0.0.1: CS text messages and access-token refresh.
+"""A fake Zalo OA API on 127.0.0.1: CS messages (text, list templates) and access-token refresh.
 
 Serves ``POST /v3.0/oa/message/cs`` and ``POST /v4/oa/access_token`` the way
 Zalo does (HTTP 200 with ``{"error": code}`` in the body for API errors):
@@ -16,6 +16,9 @@ Zalo does (HTTP 200 with ``{"error": code}`` in the body for API errors):
   delivered and then answered with a 5xx (`Fault.delivered_then(500)`);
 * `error_rate` (0–1) answers that share of sends, at random, with HTTP 500
   before delivering (benchmarks).
+
+A list template is checked against Zalo's limits (`template_text`) and
+recorded with the text it shows, so tests read every message as text.
 
 Every request is in `attempts`; every delivered message in `sent`.
 
@@ -78,6 +81,7 @@ class SentMessage:
     message_id: str
     access_token: str
     at: float = field(default_factory=time.monotonic)
+    attachment: dict | None = None   # a template; ``text`` then shows what it reads as, line by line
 
 
 @dataclass(frozen=True)
@@ -157,8 +161,10 @@ class FakeZaloAPI:
         try:
             body = await request.json()
             user_id = str(body["recipient"]["user_id"])
-            text = body["message"]["text"]
-        except (ValueError, KeyError, TypeError):
+            message = body["message"]
+            attachment = message.get("attachment")
+            text = message["text"] if attachment is None else template_text(attachment)
+        except (ValueError, KeyError, TypeError, AttributeError):
             self.attempts.append(Attempt(None, None, token, "error:-201"))
             return web.json_response({"error": -201, "message": "Parameters are invalid"})
         fault = self._next_fault(user_id)
@@ -187,7 +193,7 @@ class FakeZaloAPI:
             return web.json_response({"error": -201, "message": "Message text is empty or too long"})
         message_id = f"m{next(self._message_ids)}"
         self.attempts.append(Attempt(user_id, text, token, "sent"))
-        self.sent.append(SentMessage(user_id, text, message_id, token))
+        self.sent.append(SentMessage(user_id, text, message_id, token, attachment=attachment))
         if fault is not None and fault.after_delivery:
             return web.json_response({"error": -1, "message": "server error"}, status=fault.status)
         return web.json_response({"error": 0, "message": "Success",
@@ -221,3 +227,24 @@ class FakeZaloAPI:
         # Zalo sends expires_in as a string.
         return web.json_response({"access_token": self.access_token, "refresh_token": self.refresh_token,
                                   "expires_in": str(self.expires_in)})
+
+
+def template_text(attachment: dict) -> str:
+    """A list template as a resident reads it (title, subtitle, each element's title), checked
+    against Zalo's limits: 1–5 elements, titles ≤ 100 characters, subtitles ≤ 500, the first
+    element with a subtitle, query actions with a payload. KeyError for anything else (-201)."""
+    payload = attachment["payload"]
+    elements = payload["elements"]
+    if attachment.get("type") != "template" or payload.get("template_type") != "list" \
+            or not 1 <= len(elements) <= 5 or not elements[0].get("subtitle"):
+        raise KeyError("template")
+    lines = []
+    for element in elements:
+        title, subtitle = element["title"], element.get("subtitle", "")
+        action = element.get("default_action")
+        if not title or len(title) > 100 or len(subtitle) > 500 or (
+                action is not None and (action.get("type") not in ("oa.query.show", "oa.query.hide")
+                                        or not str(action.get("payload", "")))):
+            raise KeyError("element")
+        lines += [title] + ([subtitle] if subtitle else [])
+    return "\n".join(lines)

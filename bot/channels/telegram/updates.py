@@ -44,6 +44,8 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming.from_platform(
             PLATFORM, chat_id, user.id, None, callback_data=query.data,
             message_id=message_id, display_name=_display_name(user.full_name),
+            # The message holding the tapped menu: a reply that replaces the menu edits it.
+            menu_message_id=str(query.message.message_id) if query.message is not None else None,
         )
     message = update.message
     if message is None:

@@ -264,6 +264,10 @@ class ZaloClient:
 
     async def send_text(self, user_id: str, text: str) -> SendResult:
         """One customer-service text message to ``user_id``; never raises for API failures."""
+        return await self.send_message(user_id, {"text": text})
+
+    async def send_message(self, user_id: str, message: dict) -> SendResult:
+        """One customer-service message (text, or a template: bot/channels/zalo/templates.py)."""
         if not self._started:
             await self.start()
         token = self.access_token
@@ -272,17 +276,17 @@ class ZaloClient:
                 # Not the message's fault: a later attempt may find a refreshed pair.
                 return SendResult(SendStatus.RETRY_LATER, ERROR_TOKEN_INVALID, "no usable access token")
             token = self.access_token
-        result, code = await self._post_message(user_id, text, token)
+        result, code = await self._post_message(user_id, message, token)
         if code != ERROR_TOKEN_INVALID:
             return result
         if not await self._refresh(token):
             return SendResult(SendStatus.RETRY_LATER, ERROR_TOKEN_INVALID, "access token refresh failed")
-        result, _ = await self._post_message(user_id, text, self.access_token)   # once, no loop
+        result, _ = await self._post_message(user_id, message, self.access_token)   # once, no loop
         return result
 
-    async def _post_message(self, user_id: str, text: str, token: str) -> tuple[SendResult, int | None]:
+    async def _post_message(self, user_id: str, message: dict, token: str) -> tuple[SendResult, int | None]:
         url = self._settings.api_base_url.rstrip("/") + SEND_PATH
-        payload = {"recipient": {"user_id": user_id}, "message": {"text": text}}
+        payload = {"recipient": {"user_id": user_id}, "message": message}
         try:
             async with self._session.post(url, json=payload, headers={"access_token": token},
                                           timeout=self._timeout) as resp:

@@ -1,20 +1,22 @@
-"""Zalo out: a reply as customer-service text messages, one attempt each, as a `Delivery`.
+"""Zalo out: a reply as customer-service messages, one attempt each, as a `Delivery`.
 
-Zalo CS text messages carry no buttons here, so a reply's buttons become
-numbered choices ("1. …", "2. …"); the channel remembers, per user, the last
-choices it showed, and the inbound side turns a "2" back into the second
-button's data (`resolve_choice`). A broadcast's photo becomes a link line.
-Text over 2,000 characters goes out in parts, in order; the first failure
-stops the reply.
+Zalo has no inline buttons: a short menu goes out as a list template whose
+elements send their number back, anything else as numbered choices in text
+(templates.py). The numbers are decided, and read back, by the core
+(bot/choices.py, `Reply.numbered_from`), so the channel keeps no memory of
+what it showed. A broadcast's photo becomes a link line. Text over 2,000
+characters goes out in parts, in order; the first failure stops the reply.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.channels.base import PlatformLimits
 from bot.channels.delivery import Delivery, Outcome
 from bot.channels.zalo.api import SendStatus, ZaloClient
+from bot.channels.zalo.templates import zalo_messages
 from bot.messages import Reply
-from bot.platforms.base import NumberedChoices, flat_buttons, numbered_texts, split_message
 
 PLATFORM = "zalo"
 
@@ -26,12 +28,12 @@ _OUTCOMES = {
 }
 
 
-def reply_texts(reply: Reply, limit: int) -> list[str]:
-    """The messages ``reply`` becomes on Zalo: numbered choices, a link line, split at ``limit``."""
-    (text,) = numbered_texts([reply])
+def reply_messages(reply: Reply, limit: int) -> list[dict]:
+    """The OA messages ``reply`` becomes on Zalo: a list template or numbered text split at
+    ``limit``, a broadcast's photo as a link line."""
     if reply.preview_url:
-        text = f"{text}\n\n{reply.preview_url}"
-    return split_message(text, limit)
+        reply = replace(reply, text=f"{reply.text}\n\n{reply.preview_url}", preview_url=None)
+    return zalo_messages([reply], limit)
 
 
 class ZaloChannel:
@@ -40,25 +42,18 @@ class ZaloChannel:
     def __init__(self, client: ZaloClient, limits: PlatformLimits):
         self.client = client
         self.limits = limits
-        self.choices = NumberedChoices()
 
     async def start(self) -> None:
         """Load the token pair before the first send (so /readyz can report it)."""
         await self.client.start()
 
-    def resolve_choice(self, user_id: str, text: str) -> str | None:
-        return self.choices.resolve(user_id, text)
-
     async def send(self, chat_id: str, reply: Reply, *, skip_parts: int = 0) -> Delivery:
-        parts = reply_texts(reply, self.limits.text_limit)[skip_parts:]
+        parts = reply_messages(reply, self.limits.text_limit)[skip_parts:]
         if not parts:
             return Delivery(Outcome.PERMANENT, detail="empty reply")
-        # Remembered before sending: a "2" typed after a half-sent menu still means its choice.
-        if flat_buttons(reply):
-            self.choices.remember(chat_id, [reply])
         ids: list[str] = []
         for part in parts:
-            result = await self.client.send_text(chat_id, part)
+            result = await self.client.send_message(chat_id, part)
             if not result.ok:
                 detail = f"error {result.error}: {result.detail}" if result.error else result.detail
                 # A rate limit (-32, HTTP 429) is Zalo's "wait": it concerns the whole OA.

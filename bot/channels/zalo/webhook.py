@@ -13,9 +13,9 @@ header must be ``mac=`` + SHA-256(app_id + raw body + timestamp + OA secret
 key), the event's timestamp (ms) must be recent (replays of an old, validly
 signed event are refused) and the body must be a JSON object.
 
-A "2" typed after a numbered menu is stored as typed; it is read against the
-menu shown (`ZaloChannel.resolve_choice`) when it is processed, after the
-replies before it went out.
+A "2" typed (or sent back by a list template's tap) after a numbered menu is
+stored as typed; the core reads it against the choices kept with the chat
+(bot/choices.py) when it is processed, after the replies before it went out.
 """
 
 from __future__ import annotations
