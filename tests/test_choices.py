@@ -8,7 +8,8 @@ import re
 import pytest
 
 from bot.app import build_deps, close_deps
-from bot.messages import Incoming
+from bot.choices import dispatch_numbered
+from bot.messages import Button, Incoming, Reply
 from bot.pipeline import FLOOD_NOTICE, FloodControl, Pipeline
 from bot.platforms.base import numbered_texts
 from bot.settings import Settings
@@ -41,7 +42,8 @@ class Chat:
 
     async def say(self, text: str) -> str:
         replies = await self.pipeline.process(Incoming.from_platform("zalo", self.user, self.user, text))
-        self.seen.append("\n\n".join(numbered_texts(replies)))
+        # One reply at a time, as the reply outbox sends them: each carries its own numbers.
+        self.seen.append("\n\n".join(text for reply in replies for text in numbered_texts([reply])))
         return self.seen[-1]
 
 
@@ -132,3 +134,22 @@ async def test_a_number_that_names_no_open_choice_says_so(deps):
     await chat.say("/mohinh")
     assert (await chat.say("12")).startswith("Mình không thấy lựa chọn số 12")
     assert (await chat.say("11")).startswith("Mô hình 11/11")
+
+
+
+async def test_each_reply_carries_its_own_first_number(deps):
+    """The reply outbox sends an update's replies one at a time: the second menu's numbers
+    run on from the first's without the channel seeing the first."""
+    async def two_menus(msg: Incoming) -> list[Reply]:
+        return [Reply.with_buttons("Một", [Button("Mô hình thứ nhất", "m:1"), Button("Mô hình thứ hai", "m:2")]),
+                Reply("Không có lựa chọn"),
+                Reply.with_buttons("Hai", [Button("Mô hình thứ ba", "m:3")])]
+
+    async def echo(msg: Incoming) -> list[Reply]:
+        return [Reply(msg.callback_data or "")]
+
+    replies = await dispatch_numbered(Incoming.from_platform("zalo", "z9", "z9", "/mohinh"), deps, two_menus)
+    shown = [text for reply in replies for text in numbered_texts([reply])]
+    assert number_of(shown[0], "thứ hai") == "2" and number_of(shown[2], "thứ ba") == "3"
+    (picked,) = await dispatch_numbered(Incoming.from_platform("zalo", "z9", "z9", "3"), deps, echo)
+    assert picked.text == "m:3"

@@ -212,3 +212,38 @@ async def test_a_question_is_searched_ahead_through_the_qa_prefetch_hook(pipelin
     await pipeline.process(update("c1", "Nghị quyết 05 là gì?", "q1"))
     await pipeline.process(update("c1", "/help", "q2"))            # a command: nothing to search
     assert started == ["Nghị quyết 05 là gì?"]
+
+
+class MenuChannel(ScriptedChannel):
+    """Also answers edits from a script of its own; records which message each edit named."""
+
+    def __init__(self, *edit_verdicts: Delivery):
+        super().__init__()
+        self.edit_script = deque(edit_verdicts)
+        self.edits: list[str] = []
+
+    async def edit(self, chat_id, message_id, reply):
+        self.edits.append(message_id)
+        return self.edit_script.popleft() if self.edit_script else Delivery.ok(message_id)
+
+
+def tap(chat: str, data: str, message_id: str, menu_message_id: str) -> Incoming:
+    return Incoming.from_platform("telegram", chat, chat, None, callback_data=data, message_id=message_id,
+                                  menu_message_id=menu_message_id)
+
+
+async def test_a_reply_replacing_a_menu_edits_the_tapped_message(pipeline):
+    channel = MenuChannel(TRANSIENT)                   # the edit is retried as an edit, not sent anew
+    chats = dispatcher(pipeline, channel)
+    await chats.accept(tap("c1", "mv:list", "m1", "41"))
+    await chats.idle()
+    assert channel.edits == ["41", "41"] and channel.attempts == []
+
+
+async def test_a_refused_edit_is_sent_as_a_new_message(pipeline, db):
+    channel = MenuChannel(Delivery(Outcome.PERMANENT, detail="Bad Request: message can't be edited"))
+    chats = dispatcher(pipeline, channel)
+    await chats.accept(tap("c1", "mv:list", "m1", "41"))
+    await chats.idle()
+    assert channel.edits == ["41"] and len(channel.delivered) == 1
+    assert [row.status for row in await outbox_rows(db)] == [SENT]
