@@ -212,3 +212,19 @@ async def test_a_question_is_searched_ahead_through_the_qa_prefetch_hook(pipelin
     await pipeline.process(update("c1", "Nghị quyết 05 là gì?", "q1"))
     await pipeline.process(update("c1", "/help", "q2"))            # a command: nothing to search
     assert started == ["Nghị quyết 05 là gì?"]
+
+
+async def test_the_send_gate_is_asked_before_every_attempt(pipeline):
+    class CountingGate:
+        def __init__(self):
+            self.asked: list[tuple[str, str]] = []
+
+        async def acquire(self, platform: str, chat_id: str) -> None:
+            self.asked.append((platform, chat_id))
+
+    gate = CountingGate()
+    channel = ScriptedChannel(TRANSIENT)
+    chats = dispatcher(pipeline, channel, gate=gate)
+    await chats.accept(update("c1", "/help", "m1"))
+    await chats.idle()
+    assert len(gate.asked) == len(channel.attempts) >= 2 and set(gate.asked) == {("telegram", "c1")}
