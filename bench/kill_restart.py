@@ -7,7 +7,7 @@ embedding model, SQLite in a throw-away data directory, Telegram in webhook
 mode and Zalo, both against the fake APIs in this process), posts
 ``--zalo`` signed Zalo events and ``--telegram`` Telegram webhook updates at
 once, each from its own chat, waits until every one is acknowledged (HTTP
-200), waits a random 0–100 ms, and kills the bot with SIGKILL. Then it
+200), waits a random 0–100 ms (``--kill-after``), and kills the bot with SIGKILL. Then it
 starts the bot again on the same data directory and waits until every chat
 is answered (or ``--patience`` seconds pass without progress).
 
@@ -119,7 +119,7 @@ async def one_round(args, rng: random.Random, questions: list[str], n: int) -> d
                 *(telegram.deliver_webhook(telegram.message_update(c, rng.choice(questions)))
                   for c in telegram_chats))
         acked = sum(s == 200 for s in statuses)
-        await asyncio.sleep(rng.uniform(0, 0.1))
+        await asyncio.sleep(rng.uniform(args.kill_after[0], args.kill_after[1]) / 1000)
         bot.send_signal(signal.SIGKILL)
         await bot.wait()
         before = answered(telegram, zalo, telegram_chats, zalo_users)
@@ -168,6 +168,8 @@ def main() -> None:
     parser.add_argument("--zalo", type=int, default=50)
     parser.add_argument("--telegram", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--kill-after", type=float, nargs=2, default=(0.0, 100.0), metavar=("MIN_MS", "MAX_MS"),
+                        help="kill this long after the last acknowledgement (later: replies are in flight)")
     parser.add_argument("--patience", type=float, default=60.0)
     parser.add_argument("--grace", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=9)
@@ -176,7 +178,8 @@ def main() -> None:
     total = {key: sum(r[key] for r in results) for key in results[0]}
     print(json.dumps({"rounds": results, "total": total}, indent=2))
     ok = total["never_answered"] == 0 and total["answered_twice_or_more"] == 0
-    print(f"{args.rounds} round(s) of kill -9 after {args.zalo} Zalo + {args.telegram} Telegram acks: "
+    print(f"{args.rounds} round(s) of kill -9 {args.kill_after[0]:g}–{args.kill_after[1]:g} ms after "
+          f"{args.zalo} Zalo + {args.telegram} Telegram acks: "
           f"{total['answered']}/{total['acknowledged']} answered, {total['never_answered']} never, "
           f"{total['answered_twice_or_more']} more than once ({'OK' if ok else 'MISSED'})", file=sys.stderr)
 

@@ -5,6 +5,12 @@
     ... server runs ...
     await messengers.send(platform, chat_id, reply)   # one attempt, through the platform's channel
 
+A process without messengers' inbound sides (a standalone broadcast worker,
+the officials' console) sends through the same channels with `open_channels`:
+
+    async with open_channels(settings, db) as channels:
+        delivery = await channels["telegram"].send(chat_id, Reply(text, preview_url=photo))
+
 Which platforms run comes from the registry (credentials configured); this
 module names none of them. One aiohttp session serves every channel. Start
 order (cleanup contexts): channels and dispatcher first (unsent replies and
@@ -14,6 +20,7 @@ inbound side; shutdown in reverse, so nothing is accepted that cannot be stored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -49,20 +56,11 @@ class Messengers:
         self.gate = gate
         self.specs = registry.enabled(settings)
         deps = pipeline.deps
-        polls, tokens = None, None
+        fields: dict = {"commands": tuple((c.name, c.description) for c in deps.router.public_commands()),
+                        "on_unfollow": on_unfollow}
         if token_store is not None:                     # one store for every platform (benchmarks)
-            tokens = lambda platform, old: token_store  # noqa: E731
-        if deps.db is not None:
-            from bot.storage.poll_links import DbPollStore
-            from bot.storage.tokens import DbTokenStore
-
-            polls = DbPollStore(deps.db.sessions)
-            sessions = deps.db.sessions
-            tokens = tokens or (lambda platform, old: DbTokenStore(sessions, platform, legacy=old))
-        self._context = PlatformContext(
-            commands=tuple((c.name, c.description) for c in deps.router.public_commands()),
-            polls=polls, token_store_for=tokens, on_unfollow=on_unfollow,
-        )
+            fields["token_store_for"] = lambda platform, old: token_store
+        self._context = platform_context(deps.db, **fields)
         self._inbound_options = inbound_options or {}
         self.session: aiohttp.ClientSession | None = None
         self.channels: dict[str, Channel] = {}
@@ -119,3 +117,36 @@ class Messengers:
 
 
 MESSENGERS = web.AppKey("messengers", Messengers)
+
+
+def platform_context(db: Database | None, **fields) -> PlatformContext:
+    """What the platforms get from the core: the quiz poll store and the token pairs in
+    the database (shared by every process), when there is one."""
+    if db is None:
+        return PlatformContext(**fields)
+    from bot.storage.poll_links import DbPollStore
+    from bot.storage.tokens import DbTokenStore
+
+    sessions = db.sessions
+    fields.setdefault("token_store_for", lambda platform, old: DbTokenStore(sessions, platform, legacy=old))
+    return PlatformContext(polls=DbPollStore(sessions), **fields)
+
+
+@contextlib.asynccontextmanager
+async def open_channels(settings: Settings, db: Database | None,
+                        platforms: tuple[str, ...] | None = None) -> AsyncIterator[dict[str, Channel]]:
+    """The channels of the enabled platforms (or of ``platforms`` among them), on one HTTP
+    session, for a process that only sends. Each ``send`` is one attempt (`Delivery`)."""
+    context = platform_context(db)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS)) as session:
+        channels = {spec.name: spec.module().build_channel(settings, session, context)
+                    for spec in registry.enabled(settings) if platforms is None or spec.name in platforms}
+        try:
+            for channel in channels.values():
+                start = getattr(channel, "start", None)
+                if start is not None:
+                    await start()
+            yield channels
+        finally:
+            for channel in channels.values():
+                await channel.aclose()

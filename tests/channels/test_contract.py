@@ -127,3 +127,20 @@ async def test_the_rest_of_a_long_reply_goes_out_on_the_next_attempt(fake):
     rest = await fake.channel.send(fake.chat_id, Reply(" ".join(words)), skip_parts=failed.parts_sent)
     assert rest.delivered and failed.parts_sent + rest.parts_sent >= 3
     assert " ".join(fake.texts()).split() == words         # every part once, in order
+
+
+async def test_a_sending_process_opens_every_enabled_channel(tmp_path):
+    """What a standalone broadcast worker or the console calls: `open_channels`."""
+    from pydantic import SecretStr
+
+    from bot.channels.messengers import open_channels
+    from bot.settings import Settings, TelegramSettings
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    async with FakeTelegramAPI() as api:
+        settings = Settings(_env_file=None, data_dir=tmp_path,
+                            telegram=TelegramSettings(token=SecretStr(api.token), base_url=api.base_url))
+        async with open_channels(settings, None) as channels:
+            assert sorted(channels) == ["telegram"]               # Zalo is not configured
+            assert (await channels["telegram"].send("77", Reply("Thông báo"))).delivered
+        assert api.texts(77) == ["Thông báo"]

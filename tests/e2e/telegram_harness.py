@@ -2,7 +2,7 @@
 
 Used by the e2e fixtures (tests/e2e/conftest.py) and by
 bench/telegram_throughput.py, so both exercise exactly what `civicbot run`
-starts: `build_http_app()` + `start_telegram()` + the app's lifecycle.
+starts: `build_http_app()` + `Messengers.install()` + the app's lifecycle.
 
     harness = await TelegramHarness.start(api, deps, mode="webhook")
     await harness.say(42, "11 mô hình là gì?")

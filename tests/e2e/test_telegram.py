@@ -1,6 +1,6 @@
 """End to end over real HTTP: the real Telegram adapter against a fake Bot API.
 
-The adapter (python-telegram-bot Application inside) talks to the fake Bot
+The adapter (python-telegram-bot's Bot inside) and the Telegram channel talk to the fake Bot
 API (tests/fakes/telegram_api.py) on one random 127.0.0.1 port; in webhook
 mode the fake posts updates to our aiohttp app (the bot's own
 `build_http_app`, with /healthz) on another, with the secret token the

@@ -247,3 +247,19 @@ async def test_a_refused_edit_is_sent_as_a_new_message(pipeline, db):
     await chats.idle()
     assert channel.edits == ["41"] and len(channel.delivered) == 1
     assert [row.status for row in await outbox_rows(db)] == [SENT]
+
+
+async def test_the_send_gate_is_asked_before_every_attempt(pipeline):
+    class CountingGate:
+        def __init__(self):
+            self.asked: list[tuple[str, str]] = []
+
+        async def acquire(self, platform: str, chat_id: str) -> None:
+            self.asked.append((platform, chat_id))
+
+    gate = CountingGate()
+    channel = ScriptedChannel(TRANSIENT)
+    chats = dispatcher(pipeline, channel, gate=gate)
+    await chats.accept(update("c1", "/help", "m1"))
+    await chats.idle()
+    assert len(gate.asked) == len(channel.attempts) >= 2 and set(gate.asked) == {("telegram", "c1")}
