@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels.zalo_bot.settings import ZaloBotSettings
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KNOWLEDGE_DIR = PACKAGE_ROOT / "knowledge" / "sources"
 
@@ -144,6 +146,7 @@ class Settings(BaseSettings):
 
     telegram: TelegramSettings = TelegramSettings()
     zalo: ZaloSettings = ZaloSettings()
+    zalo_bot: ZaloBotSettings = ZaloBotSettings()
     http: HttpSettings = HttpSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
     quiz: QuizSettings = QuizSettings()
