@@ -145,8 +145,11 @@ async def test_a_menu_goes_out_as_numbered_choices_and_a_number_answers_it(api, 
     assert incoming_from(update("message.text.received", " 2 "), choices).callback_data == "m:2"
     assert incoming_from(update("message.text.received", "4"), choices).text == "4"       # not a choice
     assert incoming_from(update("message.sticker.received"), choices).callback_data is None
-    await channel.send("c1", Reply("Cảm ơn bạn."))            # a reply without choices ends the menu
-    assert incoming_from(update("message.text.received", "2"), choices).callback_data is None
+    await channel.send("c1", Reply("Mình chưa hiểu được nhãn dán."))     # a notice keeps the menu
+    assert incoming_from(update("message.text.received", "2"), choices).callback_data == "m:2"
+    await channel.send("c1", Reply.with_buttons("Khác:", [Button("Có", "yes")]))   # the next menu replaces it
+    assert incoming_from(update("message.text.received", "2"), choices).text == "2"
+    assert incoming_from(update("message.text.received", "1"), choices).callback_data == "yes"
 
 
 async def test_a_long_reply_is_split_at_the_limit_and_a_link_goes_below_the_text(channel, api):

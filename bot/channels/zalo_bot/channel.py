@@ -16,7 +16,7 @@ from bot.channels.base import PlatformLimits
 from bot.channels.delivery import Delivery, Outcome
 from bot.channels.zalo_bot.api import Answer, ZaloBotAPI
 from bot.messages import Reply
-from bot.platforms.base import NumberedChoices, numbered_texts, split_message
+from bot.platforms.base import NumberedChoices, flat_buttons, numbered_texts, split_message
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,13 @@ class ZaloBotChannel:
     async def send(self, chat_id: str, reply: Reply) -> Delivery:
         if reply.preview_url:                  # no link previews here: the link goes below the text
             reply = replace(reply, text=f"{reply.text}\n\n{reply.preview_url}".strip())
-        # Remembered before sending: the resident answers only what reached them.
-        self._choices.remember(chat_id, [reply])
+        # Remembered before sending: the resident answers only what reached them. A reply
+        # without choices (a notice, an announcement) leaves the last menu answerable, as
+        # Telegram leaves old buttons tappable: each reply is sent on its own, so "the
+        # replies of one turn" is not something the channel can see. Handlers answer stale
+        # choices politely.
+        if flat_buttons(reply):
+            self._choices.remember(chat_id, [reply])
         parts = [chunk for text in numbered_texts([reply])
                  for chunk in split_message(text, self.limits.text_limit)]
         ids: list[str] = []
