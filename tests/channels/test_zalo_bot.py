@@ -356,6 +356,27 @@ async def test_polling_backs_off_on_errors_and_keeps_an_update_it_could_not_stor
     assert [c.status for c in api.calls_of("getUpdates")][:5] == [502, 502, 429, 502, 200]
 
 
+async def test_a_list_of_updates_in_one_answer_is_taken_in_order():
+    from bot.channels.zalo_bot.api import Answer
+    from bot.channels.zalo_bot.inbound import Poller
+
+    class ListingAPI:                 # should Zalo ever answer with Telegram's shape
+        def __init__(self):
+            self.answers = [Answer(True, [update("message.text.received", "một"),
+                                          update("message.text.received", "hai")])]
+
+        async def call(self, method, payload=None, timeout=None):
+            await asyncio.sleep(0.01)
+            return self.answers.pop(0) if self.answers else Answer(False, status=200, error_code=408)
+
+    accept = Accepting()
+    poller = Poller(ListingAPI(), accept, NumberedChoices(), poll_seconds=1.0)
+    poller.start()
+    await accept.wait(2)
+    await poller.stop()
+    assert [m.text for m in accept.stored] == ["một", "hai"]
+
+
 async def test_a_refused_token_shows_in_the_readiness_check(api):
     served = await Served(api, bot_settings(api, token="1:revoked"), Accepting(),
                           {"poll_seconds": 1.0, "backoff_base": 0.01}).start()

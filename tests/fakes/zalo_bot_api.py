@@ -64,6 +64,11 @@ class Fault:
         return cls(200, None, "")
 
     @classmethod
+    def slow(cls, seconds: float) -> "Fault":
+        """Answer normally, after ``seconds`` (a distant server: benchmarks)."""
+        return cls(200, None, "", None, seconds)
+
+    @classmethod
     def rate_limited(cls, retry_after: int = 1) -> "Fault":
         return cls(429, 429, "Too Many Requests", retry_after)
 

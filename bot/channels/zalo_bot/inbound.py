@@ -129,7 +129,9 @@ class Poller:
                                           timeout=self._poll_seconds + HTTP_MARGIN_SECONDS)
             if answer.ok:
                 failures = 0
-                await self._hand_over(answer.result)
+                # One update per call, as documented; a list (Telegram's shape) is taken in order too.
+                for update in answer.result if isinstance(answer.result, list) else [answer.result]:
+                    await self._hand_over(update)
             elif answer.code == NO_UPDATE:
                 failures = 0
             else:
