@@ -356,6 +356,25 @@ async def test_polling_backs_off_on_errors_and_keeps_an_update_it_could_not_stor
     assert [c.status for c in api.calls_of("getUpdates")][:5] == [502, 502, 429, 502, 200]
 
 
+async def test_neither_the_token_nor_the_webhook_secret_is_ever_logged(api, session, caplog):
+    caplog.set_level("DEBUG")
+    sock, url = listening_socket()
+    api.add_fault(Fault.server_error(), method="setWebhook")
+    served = await Served(api, bot_settings(api, url), Accepting(failures=1), sock=sock).start()
+    try:
+        assert not served.check().ok and api.webhook == {}          # setWebhook failed…
+        api.webhook = {"url": url, "secret_token": SECRET}          # (registered by an earlier run)
+        assert await api.deliver(api.update("c1", "a")) == 500     # …the webhook still takes calls
+        assert await api.deliver(api.update("c1", "b"), secret="wrong-secret") == 403
+    finally:
+        await served.stop()
+    channel = ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session, timeout=0.5), LIMITS, NumberedChoices())
+    for fault in (Fault.timeout(1.0), Fault.not_json(), Fault.bad_request()):
+        api.add_fault(fault, method="sendMessage")
+        assert not (await channel.send("c1", Reply("x"))).delivered
+    assert caplog.text and api.token.split(":")[1] not in caplog.text and SECRET not in caplog.text
+
+
 async def test_a_list_of_updates_in_one_answer_is_taken_in_order():
     from bot.channels.zalo_bot.api import Answer
     from bot.channels.zalo_bot.inbound import Poller

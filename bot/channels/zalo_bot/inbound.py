@@ -240,8 +240,10 @@ class ZaloBotInbound:
                     "secret_token": self.settings.webhook_secret.get_secret_value(),
                 })
                 if not answer.ok:
+                    # A webhook registered by an earlier run may still be calling: keep taking it.
                     log.error("Zalo Bot setWebhook failed (%s: %s)", answer.code, answer.description)
-                self.receiving = self.receiver.open = answer.ok
+                self.receiving = answer.ok
+                self.receiver.open = True
             else:
                 # getUpdates answers nothing while a webhook is registered.
                 answer = await api.call("deleteWebhook")
