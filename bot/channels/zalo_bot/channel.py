@@ -48,6 +48,8 @@ class ZaloBotChannel:
             self._choices.remember(chat_id, [reply])
         parts = [chunk for text in numbered_texts([reply])
                  for chunk in split_message(text, self.limits.text_limit)]
+        if not parts:
+            return Delivery(Outcome.PERMANENT, detail="empty reply")
         ids: list[str] = []
         for sent, part in enumerate(parts):
             answer = await self.api.call("sendMessage", {"chat_id": chat_id, "text": part})
