@@ -212,6 +212,8 @@ async def test_build_channel_takes_the_runners_session(api, session):
     assert (await channel.send("c9", Reply("Xin chào"))).delivered
     await channel.aclose()
     assert not session.closed
+    with pytest.raises(SystemExit, match="CIVICBOT_ZALO_BOT__TOKEN"):
+        build_channel(Settings(_env_file=None), session)
 
 
 # -- inbound: a served app ---------------------------------------------------------------

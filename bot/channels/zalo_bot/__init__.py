@@ -24,8 +24,11 @@ def build_channel(settings, session):
     from bot.channels import registry
     from bot.channels.zalo_bot.api import ZaloBotAPI
     from bot.channels.zalo_bot.channel import PLATFORM, ZaloBotChannel
+    from bot.settings import SettingsError
 
     section = settings.zalo_bot
+    if not section.enabled:
+        raise SettingsError("Cấu hình thiếu: CIVICBOT_ZALO_BOT__TOKEN.")
     api = ZaloBotAPI(section.base_url, section.token.get_secret_value(), session)
     return ZaloBotChannel(api, registry.get(PLATFORM).limits)
 
