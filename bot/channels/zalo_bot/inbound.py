@@ -100,7 +100,6 @@ class Poller:
         self._backoff_base, self._backoff_max = backoff_base, backoff_max
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self.accepted = 0
 
     @property
     def running(self) -> bool:
@@ -139,7 +138,11 @@ class Poller:
                 await self._back_off(answer, failures)
 
     async def _hand_over(self, update: Any) -> None:
-        incoming = incoming_from(update, self._choices)
+        try:
+            incoming = incoming_from(update, self._choices)
+        except Exception:                   # a shape nobody expected must not stop the polling
+            log.exception("Zalo Bot update could not be read; skipped")
+            return
         if incoming is None:
             log.info("Zalo Bot update without a person's message ignored")
             return
@@ -147,7 +150,6 @@ class Poller:
         while True:
             try:
                 await self._accept(incoming)
-                self.accepted += 1
                 return
             except asyncio.CancelledError:
                 log.error("Zalo Bot update %s lost at shutdown before it was stored", incoming.message_id)
@@ -183,7 +185,7 @@ class WebhookReceiver:
         given = request.headers.get(SECRET_HEADER)
         if given is None:
             return web.Response(status=401, text="missing secret token")
-        if not hmac.compare_digest(given.encode(), self._secret):
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self._secret):
             log.warning("Zalo Bot webhook: wrong secret token refused")
             return web.Response(status=403, text="wrong secret token")
         if not self.open:
