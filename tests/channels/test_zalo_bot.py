@@ -118,10 +118,16 @@ def test_a_group_message_keeps_chat_and_sender_apart_and_empty_text_is_answered(
     {"event_name": "message.text.received", "message": {"text": "hi"}},               # no chat, no sender
     update("message.text.received", "hi") | {"message": update("message.text.received", "hi")["message"]
                                               | {"from": {"id": "b", "is_bot": True}}},
-    ["not", "an", "object"],
+    ["not", "an", "object"], None, "update",
 ])
 def test_what_is_not_a_persons_message_is_not_handed_on(raw):
     assert incoming_from(raw, NumberedChoices()) is None
+
+
+def test_odd_field_types_give_a_polite_answer_not_an_exception():
+    odd = {"event_name": 7, "message": {"chat": {"id": 5}, "from": [], "text": ["x"], "message_id": {}}}
+    msg = incoming_from(odd, NumberedChoices())
+    assert (msg.chat_id, msg.user_id, msg.text, msg.media, msg.message_id) == ("5", "5", "", "unsupported", None)
 
 
 # -- outbound: outcomes against the fake ---------------------------------------------------
