@@ -419,11 +419,13 @@ async def test_a_refused_token_shows_in_the_readiness_check(api):
 
 # -- a resident's whole session, in polling and webhook mode ---------------------------------
 #
-# LOCAL GLUE, to be replaced by bot.runner at merge: ``accept`` below answers each
-# update at once (Pipeline.process, then channel.send for each reply) where the
-# runner stores it in the durable inbox and sends the replies through the outbox.
-# Switch `resident_bot` to start the runner with this platform enabled; the session
-# test must then pass unchanged.
+# LOCAL GLUE, to be replaced at merge: ``accept`` below answers each update at once
+# (Pipeline.process, then channel.send for each reply) where the runner stores it in
+# the durable inbox and sends the replies through the outbox. With the `chan` branch's
+# bot/channels/dispatch.py, replace the glue in `resident_bot` by
+#     dispatcher = ChatDispatcher(pipeline, {"zalo_bot": channel}); accept = dispatcher.accept
+# and ``await dispatcher.close()`` after ``runner.cleanup()`` (tried on a merge of both
+# branches: the session passes unchanged in both modes), or start the runner itself.
 
 @pytest.fixture(scope="module")
 def bank(knowledge):
