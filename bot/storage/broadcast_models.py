@@ -97,3 +97,7 @@ class BroadcastRecipient(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # Attempts that reached the platform without a verdict (5xx, timeout) and
+    # were tried again: the recipient may have got the message more than once.
+    maybe_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    via: Mapped[str | None] = mapped_column(String(16))     # "promotion": Zalo, outside the 7-day window
