@@ -91,6 +91,10 @@ class BroadcastSettings(BaseModel):
     # Kept between admitting a message and its reaching the platform, so that
     # network jitter cannot put one message too many in one of its seconds.
     limit_margin_seconds: float = Field(0.03, ge=0, le=1)
+    # Zalo followers outside the 7-day window get the announcement as the OA's
+    # promotion message, within the quota Zalo grants the OA (off: reported
+    # as outside the window).
+    zalo_promotion: bool = True
     progress_seconds: float = Field(2.0, gt=0)       # how often the official's progress message changes
     request_timeout_seconds: float = Field(10.0, gt=0)
     max_text_chars: int = Field(1800, ge=100, le=3500)   # fits one Zalo message with header and footer

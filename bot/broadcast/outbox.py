@@ -7,9 +7,10 @@ States of a broadcast::
 
 States of an outbox row (one per broadcast and recipient chat)::
 
-    pending ──claim──► sending ──► sent | blocked | out_of_window | failed
+    pending ──claim──► sending ──► sent | blocked | out_of_window | failed | no_quota | not_follower
        ▲                  │
-       └── 429 / 5xx / timeout (next_attempt_at later) ──┘
+       ├── 429 / 5xx / timeout (next_attempt_at later) ──┤
+       └── Zalo -230: again, via the promotion message ──┘  (via = "promotion")
     sending, claim older than the lease (its worker died) ──claim──► sending
     pending (broadcast cancelled) ──► cancelled
 
@@ -45,9 +46,12 @@ from bot.storage.broadcast_models import (
     CANCELLED,
     DONE,
     FAILED,
+    NO_QUOTA,
+    NOT_FOLLOWER,
     OPEN_STATUSES,
     OUT_OF_WINDOW,
     PENDING,
+    PROMOTION,
     RUNNING,
     SCHEDULED,
     SENDING,
@@ -157,6 +161,9 @@ class Counts:
     blocked: int = 0
     out_of_window: int = 0
     cancelled: int = 0
+    no_quota: int = 0                  # Zalo, outside the window: the OA's promotion quota was used up
+    not_follower: int = 0              # Zalo, outside the window: not a follower, no promotion possible
+    promoted: int = 0                  # of ``sent``: through Zalo's promotion message
     # Rows whose message may have arrived more than once: an attempt reached the
     # platform without a verdict (5xx, timeout) and was tried again. Bot APIs
     # cannot tell "delivered, then 500" from "not delivered".
@@ -165,12 +172,12 @@ class Counts:
     @property
     def total(self) -> int:
         return (self.pending + self.sending + self.sent + self.failed + self.blocked
-                + self.out_of_window + self.cancelled)
+                + self.out_of_window + self.cancelled + self.no_quota + self.not_follower)
 
     @property
     def processed(self) -> int:
         """Rows with a final verdict from the platform."""
-        return self.sent + self.failed + self.blocked + self.out_of_window
+        return self.sent + self.failed + self.blocked + self.out_of_window + self.no_quota + self.not_follower
 
 
 async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
@@ -180,11 +187,14 @@ async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
     by_status = {status: n for status, n in rows}
     uncertain = await session.scalar(select(func.count()).select_from(R).where(
         R.broadcast_id == broadcast_id, R.status == SENT, R.maybe_delivered > 0)) or 0
+    promoted = await session.scalar(select(func.count()).select_from(R).where(
+        R.broadcast_id == broadcast_id, R.status == SENT, R.via == PROMOTION)) or 0
     return Counts(
         pending=by_status.get(PENDING, 0), sending=by_status.get(SENDING, 0), sent=by_status.get(SENT, 0),
         failed=by_status.get(FAILED, 0), blocked=by_status.get(BLOCKED, 0),
         out_of_window=by_status.get(OUT_OF_WINDOW, 0), cancelled=by_status.get(SKIPPED, 0),
-        possible_duplicates=uncertain,
+        no_quota=by_status.get(NO_QUOTA, 0), not_follower=by_status.get(NOT_FOLLOWER, 0),
+        possible_duplicates=uncertain, promoted=promoted,
     )
 
 
@@ -282,6 +292,7 @@ class Claimed:
     chat_id: str
     resident_id: int | None
     attempts: int
+    via: str | None = None             # "promotion": the next attempt goes through Zalo's promotion message
 
 
 async def due_broadcasts(sessions: Sessions, now: datetime) -> list[int]:
@@ -345,7 +356,7 @@ async def claim(sessions: Sessions, worker_id: str, platforms: Sequence[str], li
     """
     stale_before = now - lease
     condition = _claimable(platforms, now, stale_before, worker_id if own_stale else None)
-    returning = (T.c.id, T.c.broadcast_id, T.c.platform, T.c.chat_id, T.c.resident_id, T.c.attempts)
+    returning = (T.c.id, T.c.broadcast_id, T.c.platform, T.c.chat_id, T.c.resident_id, T.c.attempts, T.c.via)
     claimed = {"status": SENDING, "claimed_by": worker_id, "claimed_at": now}
     async with _conn(sessions) as conn:
         if conn.dialect.name == "postgresql":
@@ -378,6 +389,9 @@ _MARK_RETRY = update(T).where(_ROW).values(
     maybe_delivered=T.c.maybe_delivered + bindparam("b_uncertain"))
 _POSTPONE = update(T).where(_ROW).values(
     status=PENDING, claimed_by=None, claimed_at=None, next_attempt_at=bindparam("next_at"))
+_TO_PROMOTION = update(T).where(_ROW).values(
+    status=PENDING, via=PROMOTION, claimed_by=None, claimed_at=None, next_attempt_at=bindparam("next_at"),
+    last_error=bindparam("error"))
 _UNSUBSCRIBE = update(Subscription.__table__).where(
     Subscription.__table__.c.platform == bindparam("b_platform"),
     Subscription.__table__.c.chat_id == bindparam("b_chat_id"),
@@ -410,6 +424,14 @@ async def postpone(sessions: Sessions, worker_id: str, row_id: int, until: datet
     """Give one row back, due at ``until`` (its chat must wait); no attempt is counted."""
     async with _conn(sessions) as conn:
         result = await conn.execute(_POSTPONE, {"row_id": row_id, "worker": worker_id, "next_at": until})
+        return result.rowcount == 1
+
+
+async def to_promotion(sessions: Sessions, worker_id: str, row_id: int, error: str, now: datetime) -> bool:
+    """Zalo said -230 (outside the 7-day window): due again at once, via the promotion message."""
+    async with _conn(sessions) as conn:
+        result = await conn.execute(_TO_PROMOTION, {"row_id": row_id, "worker": worker_id, "next_at": now,
+                                                    "error": error[:ERROR_CHARS]})
         return result.rowcount == 1
 
 

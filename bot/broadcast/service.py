@@ -164,8 +164,15 @@ async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = N
             channels[name] = build_channel(name, settings, session, zalo_client)
         if not channels:
             raise RuntimeError("no messenger configured for broadcasts (Telegram token or Zalo OA)")
+        promotion = None
+        client = getattr(channels.get("zalo"), "client", None)
+        if client is not None and settings.broadcast.zalo_promotion:
+            from bot.broadcast.zalo_promotion import ZaloPromotionSender
+
+            promotion = ZaloPromotionSender(client, session, settings.zalo.api_base_url,
+                                            settings.broadcast.request_timeout_seconds)
         with worker_identity(settings) if worker_id is None else contextlib.nullcontext(worker_id) as identity:
-            yield BroadcastWorker(db, settings.broadcast, channels, worker_id=identity)
+            yield BroadcastWorker(db, settings.broadcast, channels, worker_id=identity, promotion=promotion)
     finally:
         await session.close()
         if own_db:

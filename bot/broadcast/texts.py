@@ -64,6 +64,10 @@ def progress_text(broadcast_id: int, c: Counts, total: int) -> str:
         problems.append(f"đã chặn bot: {number(c.blocked)}")
     if c.out_of_window:
         problems.append(f"ngoài 7 ngày tương tác Zalo: {number(c.out_of_window)}")
+    if c.no_quota:
+        problems.append(f"Zalo hết hạn mức tin truyền thông: {number(c.no_quota)}")
+    if c.not_follower:
+        problems.append(f"chưa quan tâm OA Zalo: {number(c.not_follower)}")
     if c.failed:
         problems.append(f"lỗi: {number(c.failed)}")
     if problems:
@@ -91,6 +95,14 @@ def report_text(broadcast_id: int, status: str, c: Counts, total: int, seconds: 
                      f"{number(c.possible_duplicates)}")
     lines.append(f"• Người nhận đã chặn bot (đã ngừng gửi tin cho họ): {number(c.blocked)}")
     lines.append(f"• Zalo không cho gửi (quá 7 ngày chưa tương tác): {number(c.out_of_window)}")
+    if c.promoted:
+        lines.append(f"• Trong số đã gửi, qua tin truyền thông Zalo (quá 7 ngày chưa tương tác): "
+                     f"{number(c.promoted)}")
+    if c.no_quota:
+        lines.append(f"• Zalo: quá 7 ngày chưa tương tác và OA đã hết hạn mức tin truyền thông: "
+                     f"{number(c.no_quota)}")
+    if c.not_follower:
+        lines.append(f"• Zalo: quá 7 ngày chưa tương tác và không còn quan tâm OA: {number(c.not_follower)}")
     if c.cancelled:
         lines.append(f"• Chưa gửi vì đã hủy: {number(c.cancelled)}")
     if seconds is not None:

@@ -64,7 +64,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from bot.broadcast import outbox, texts
+from bot.broadcast import outbox, texts, zalo_promotion
 from bot.broadcast.outbox import Claimed
 from bot.channels.base import Channel
 from bot.channels.delivery import Delivery, Outcome
@@ -73,8 +73,9 @@ from bot.messages import Reply, utcnow
 from bot.settings import BroadcastSettings
 from bot.storage import Database
 from bot.storage.broadcast_models import (
-    BLOCKED, CANCELLED, FAILED, OUT_OF_WINDOW, SKIPPED, Broadcast,
+    BLOCKED, CANCELLED, FAILED, NO_QUOTA, NOT_FOLLOWER, OUT_OF_WINDOW, PROMOTION, SKIPPED, Broadcast,
 )
+from bot.storage.sql import LOCAL_UTC_OFFSET
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class WorkerStats:
     transient: int = 0
     blocked: int = 0
     out_of_window: int = 0
+    no_quota: int = 0
+    not_follower: int = 0
+    promoted: int = 0
     failed: int = 0
     lost_lease: int = 0
     started: list[int] = field(default_factory=list)
@@ -108,13 +112,16 @@ class WorkerStats:
 
 class BroadcastWorker:
     def __init__(self, db: Database, settings: BroadcastSettings, channels: dict[str, Channel], *,
-                 worker_id: str, limiter: RateLimiter | None = None,
+                 worker_id: str, limiter: RateLimiter | None = None, promotion: Channel | None = None,
                  clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None):
         if not channels:
             raise ValueError("a broadcast worker needs at least one platform channel")
         self.db = db
         self.settings = settings
         self.channels = channels              # also carry progress and reports to officials
+        # Zalo's promotion message, for followers outside the 7-day window (None: not used).
+        self.promotion = promotion
+        self._quota_used_up_on = None         # the day (Việt Nam) Zalo said -211: no more promotions
         self.worker_id = worker_id[:100]
         self.clock = clock
         self.rng = rng or random.Random()
@@ -290,12 +297,19 @@ class BroadcastWorker:
         if self._stop.is_set() or not self._lease_fresh():
             await self._record(outbox.release, self.sessions, self.worker_id, [row.id])
             return
+        promoted = row.via == PROMOTION
+        if promoted and (self.promotion is None or self._quota_used_up()):
+            await self._record(outbox.mark_final, self.sessions, self.worker_id, row, NO_QUOTA,
+                               "the OA's promotion quota is used up", self.clock())
+            self.stats.no_quota += 1
+            return
+        channel = self.promotion if promoted else self.channels[row.platform]
         async with outbox.send_gate(self.sessions, row.broadcast_id) as running:
             if not running:                      # cancelled: checked right before the attempt
                 self._cancelled.add(row.broadcast_id)
                 delivery = None
             else:
-                delivery = await self.channels[row.platform].send(row.chat_id, message)
+                delivery = await channel.send(row.chat_id, message)
         if delivery is None:
             await self._skip(row)
         else:
@@ -304,6 +318,12 @@ class BroadcastWorker:
     async def _skip(self, row: Claimed) -> None:
         await self._record(outbox.mark_final, self.sessions, self.worker_id, row, SKIPPED,
                            "broadcast cancelled", self.clock())
+
+    def _today(self):
+        return (self.clock() + LOCAL_UTC_OFFSET).date()
+
+    def _quota_used_up(self) -> bool:
+        return self._quota_used_up_on == self._today()
 
     def _flood(self, platform: str, rate_limited: bool) -> bool:
         """Record one answer; True when the 429s look platform-wide."""
@@ -322,6 +342,7 @@ class BroadcastWorker:
         if outcome is Outcome.DELIVERED:
             if await self._record(outbox.mark_sent, self.sessions, self.worker_id, row, now):
                 self.stats.sent += 1
+                self.stats.promoted += row.via == PROMOTION
             else:
                 self.stats.lost_lease += 1
                 log.warning("broadcast row %s was sent after its lease passed to another worker; "
@@ -349,7 +370,18 @@ class BroadcastWorker:
             if status == FAILED:
                 self.stats.failed += 1
             return
+        if outcome is Outcome.OUTSIDE_WINDOW and self.promotion is not None and row.via is None \
+                and not self._quota_used_up():
+            await self._record(outbox.to_promotion, self.sessions, self.worker_id, row.id, delivery.detail, now)
+            return
         status = {Outcome.BLOCKED: BLOCKED, Outcome.OUTSIDE_WINDOW: OUT_OF_WINDOW}.get(outcome, FAILED)
+        if outcome is Outcome.OUTSIDE_WINDOW and self.promotion is not None:
+            status = NO_QUOTA                    # the promotion message would have been next
+        if row.via == PROMOTION and delivery.detail.startswith(zalo_promotion.QUOTA):
+            self._quota_used_up_on = self._today()
+            status = NO_QUOTA
+        elif row.via == PROMOTION and delivery.detail.startswith(zalo_promotion.NOT_FOLLOWER):
+            status = NOT_FOLLOWER
         setattr(self.stats, status, getattr(self.stats, status) + 1)
         await self._record(outbox.mark_final, self.sessions, self.worker_id, row, status, delivery.detail, now)
 

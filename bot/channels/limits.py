@@ -154,14 +154,18 @@ class RateLimiter:
         and nothing is taken (a broadcast lane hands its row back instead).
         """
         turn = self._turns.setdefault((platform, priority), asyncio.Lock())
-        async with turn:
-            while True:
-                wait = await self._try(platform, chat_id, priority)
-                if wait <= 0:
-                    return 0.0
-                if wait > max_wait:
-                    return wait
-                await self._sleep(wait)
+        while True:
+            async with turn:
+                while True:
+                    wait, chat_bound = await self._try(platform, chat_id, priority)
+                    if wait <= 0:
+                        return 0.0
+                    if wait > max_wait:
+                        return wait
+                    if chat_bound:
+                        break              # only this chat waits: let the others go meanwhile
+                    await self._sleep(wait)
+            await self._sleep(wait)
 
     async def penalize(self, platform: str, chat_id: str | None, retry_after: float,
                        platform_wide: bool = False) -> None:
@@ -176,7 +180,8 @@ class RateLimiter:
 
     # -- the store
 
-    async def _try(self, platform: str, chat_id: str | None, priority: Priority) -> float:
+    async def _try(self, platform: str, chat_id: str | None, priority: Priority) -> tuple[float, bool]:
+        """0 when admitted (and recorded), else (seconds to wait, whether only the chat is waited for)."""
         raise NotImplementedError
 
     async def _penalize(self, platform: str, chat_id: str | None, seconds: float, platform_wide: bool) -> None:
@@ -200,14 +205,17 @@ class MemoryRateLimiter(RateLimiter):
         now = self._clock()
         state = self._states.setdefault(platform, WindowState())
         key = (platform, chat_id or "")
-        wait = decide(state, self._chats.get(key, 0.0), now, self.rate(platform), priority, self.margin)
+        chat_ready = self._chats.get(key, 0.0)
+        wait = decide(state, chat_ready, now, self.rate(platform), priority, self.margin)
+        if wait > 0:
+            return wait, chat_ready >= now + wait
         if wait == 0:
             self.admissions.append((platform, now))
         if wait == 0 and chat_id is not None and self.rate(platform).chat_interval > 0:
             self._chats[key] = now + self.rate(platform).chat_interval
             if len(self._chats) > 50_000:
                 self._chats = {k: t for k, t in self._chats.items() if t > now}
-        return wait
+        return 0.0, False
 
     async def _penalize(self, platform, chat_id, seconds, platform_wide):
         now = self._clock()
@@ -223,81 +231,66 @@ class MemoryRateLimiter(RateLimiter):
         return max(0.0, state.paused_until - self._clock()) if state else 0.0
 
 
-_NOW = text("SELECT extract(epoch FROM clock_timestamp())::float8")
-_LOCK_STATE = text("SELECT sends, paused_until, replies_waiting_until FROM rate_limit_state "
-                   "WHERE platform = :platform FOR UPDATE")
+_TRY = text("SELECT wait, now_s, chat_bound FROM rate_limit_try(:platform, :chat_id, :reply, :size, :window, "
+            ":min_gap, :chat_interval, :margin, :grace)")
 _NEW_STATE = text("INSERT INTO rate_limit_state (platform, sends, paused_until, replies_waiting_until) "
                   "VALUES (:platform, '{}', 0, 0) ON CONFLICT (platform) DO NOTHING")
-_SAVE_STATE = text("UPDATE rate_limit_state SET sends = :sends, paused_until = :paused_until, "
-                   "replies_waiting_until = :replies_waiting_until WHERE platform = :platform")
-_CHAT_READY = text("SELECT ready_at FROM rate_limit_chats WHERE platform = :platform AND chat_id = :chat_id")
-_SET_CHAT = text("INSERT INTO rate_limit_chats (platform, chat_id, ready_at) VALUES (:platform, :chat_id, :ready_at) "
-                 "ON CONFLICT (platform, chat_id) DO UPDATE SET ready_at = "
-                 "GREATEST(rate_limit_chats.ready_at, EXCLUDED.ready_at)")
-_PRUNE_CHATS = text("DELETE FROM rate_limit_chats WHERE ready_at < :before")
+_PAUSE = text("UPDATE rate_limit_state SET paused_until = GREATEST(paused_until, "
+              "extract(epoch FROM clock_timestamp()) + :seconds) WHERE platform = :platform")
+_SET_CHAT = text("INSERT INTO rate_limit_chats (platform, chat_id, ready_at) VALUES (:platform, :chat_id, "
+                 "extract(epoch FROM clock_timestamp()) + :seconds) ON CONFLICT (platform, chat_id) DO UPDATE "
+                 "SET ready_at = GREATEST(rate_limit_chats.ready_at, EXCLUDED.ready_at)")
+_PAUSED_FOR = text("SELECT paused_until - extract(epoch FROM clock_timestamp()) FROM rate_limit_state "
+                   "WHERE platform = :platform")
+_PRUNE_CHATS = text("DELETE FROM rate_limit_chats WHERE ready_at < extract(epoch FROM clock_timestamp()) - :age")
 
 
 class PostgresRateLimiter(RateLimiter):
-    """The window in PostgreSQL, shared by every process and host (see the module docstring)."""
+    """The window in PostgreSQL, shared by every process and host (see the module docstring).
+
+    The decision is `decide`'s rule run by the database function
+    ``rate_limit_try`` (migration 0007_shared_limits), in one statement: the
+    platform's row stays locked from that statement to the commit right after.
+    """
 
     def __init__(self, engine, rates: Mapping[str, Rate], margin: float = DEFAULT_MARGIN_SECONDS):
         super().__init__(rates, margin)
         self._engine = engine
         self._admitted = 0
 
-    async def _locked_state(self, conn, platform: str) -> WindowState:
-        row = (await conn.execute(_LOCK_STATE, {"platform": platform})).one_or_none()
-        if row is None:
-            await conn.execute(_NEW_STATE, {"platform": platform})
-            row = (await conn.execute(_LOCK_STATE, {"platform": platform})).one()
-        return WindowState(list(row.sends or ()), row.paused_until, row.replies_waiting_until)
-
-    async def _save(self, conn, platform: str, state: WindowState) -> None:
-        await conn.execute(_SAVE_STATE, {"platform": platform, "sends": state.sends,
-                                         "paused_until": state.paused_until,
-                                         "replies_waiting_until": state.replies_waiting_until})
-
     async def _try(self, platform, chat_id, priority):
         rate = self.rate(platform)
-        async with self._engine.begin() as conn:
-            state = await self._locked_state(conn, platform)
-            now = await conn.scalar(_NOW)            # after the lock: the decision's moment
-            chat_ready = 0.0
-            if chat_id is not None and rate.chat_interval > 0:
-                chat_ready = await conn.scalar(_CHAT_READY, {"platform": platform, "chat_id": chat_id}) or 0.0
-            mark = state.replies_waiting_until
-            wait = decide(state, chat_ready, now, rate, priority, self.margin)
-            if wait > 0:
-                if state.replies_waiting_until != mark:
-                    await self._save(conn, platform, state)
-                return wait
-            await self._save(conn, platform, state)
-            if chat_id is not None and rate.chat_interval > 0:
-                await conn.execute(_SET_CHAT, {"platform": platform, "chat_id": chat_id,
-                                               "ready_at": now + rate.chat_interval})
-            self._admitted += 1
-            self.admissions.append((platform, now))
-            if self._admitted % PRUNE_EVERY == 0:
-                await conn.execute(_PRUNE_CHATS, {"before": now - CHAT_MEMORY_SECONDS})
-            return 0.0
+        limited = rate.per_second > 0
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_TRY, {
+                "platform": platform, "chat_id": chat_id, "reply": priority is Priority.REPLY,
+                "size": rate.window_size if limited else 0,
+                "window": rate.window_seconds if limited else 0.0,
+                "min_gap": rate.min_gap if limited else 0.0, "chat_interval": rate.chat_interval,
+                "margin": self.margin, "grace": REPLIES_WAITING_GRACE})).one()
+            if row.wait <= 0:
+                self._admitted += 1
+                if self._admitted % PRUNE_EVERY == 0:
+                    await conn.execute(_PRUNE_CHATS, {"age": CHAT_MEMORY_SECONDS})
+            await conn.commit()
+        if row.wait > 0:
+            return row.wait, row.chat_bound
+        self.admissions.append((platform, row.now_s))
+        return 0.0, False
 
     async def _penalize(self, platform, chat_id, seconds, platform_wide):
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
             if platform_wide:
-                state = await self._locked_state(conn, platform)
-                now = await conn.scalar(_NOW)
-                state.paused_until = max(state.paused_until, now + seconds)
-                await self._save(conn, platform, state)
+                await conn.execute(_NEW_STATE, {"platform": platform})
+                await conn.execute(_PAUSE, {"platform": platform, "seconds": seconds})
             elif chat_id is not None:
-                now = await conn.scalar(_NOW)
-                await conn.execute(_SET_CHAT, {"platform": platform, "chat_id": chat_id, "ready_at": now + seconds})
+                await conn.execute(_SET_CHAT, {"platform": platform, "chat_id": chat_id, "seconds": seconds})
+            await conn.commit()
 
     async def _paused_for(self, platform):
         async with self._engine.connect() as conn:
-            row = (await conn.execute(text(
-                "SELECT paused_until - extract(epoch FROM clock_timestamp())::float8 FROM rate_limit_state "
-                "WHERE platform = :platform"), {"platform": platform})).one_or_none()
-        return max(0.0, row[0]) if row else 0.0
+            left = await conn.scalar(_PAUSED_FOR, {"platform": platform})
+        return max(0.0, left or 0.0)
 
 
 def limiter_for(db, rates: Mapping[str, Rate], margin: float = DEFAULT_MARGIN_SECONDS) -> RateLimiter:

@@ -32,7 +32,10 @@ BROADCAST_STATUSES = (SCHEDULED, RUNNING, DONE, CANCELLED)
 PENDING, SENDING, SENT, FAILED, BLOCKED, OUT_OF_WINDOW, SKIPPED = (
     "pending", "sending", "sent", "failed", "blocked", "out_of_window", "cancelled",
 )
-RECIPIENT_STATUSES = (PENDING, SENDING, SENT, FAILED, BLOCKED, OUT_OF_WINDOW, SKIPPED)
+# Zalo, outside the 7-day window, when the promotion message could not reach them either:
+NO_QUOTA, NOT_FOLLOWER = "no_quota", "not_follower"    # -211 the OA's quota is used up; -213 not a follower
+RECIPIENT_STATUSES = (PENDING, SENDING, SENT, FAILED, BLOCKED, OUT_OF_WINDOW, SKIPPED, NO_QUOTA, NOT_FOLLOWER)
+PROMOTION = "promotion"                     # BroadcastRecipient.via
 OPEN_STATUSES = (PENDING, SENDING)          # a running broadcast is done when none is left
 
 

@@ -85,7 +85,7 @@ async def test_every_recipient_once_through_faults_with_progress_and_report(db, 
     zapi.inject("z3", ZaloFault.zalo(-32))                                               # rate limited
     broadcast_id = await _create(db)
     run_settings = broadcast_settings(settings, telegram=api, zalo=zapi, rates={"telegram": 40, "zalo": 40},
-                                      request_timeout_seconds=0.5, max_attempts=4)
+                                      request_timeout_seconds=0.5, max_attempts=4, zalo_promotion=False)
     worker = await _run(run_settings)
 
     got = deliveries(api, exclude=[OFFICIAL_CHAT])
