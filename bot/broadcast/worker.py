@@ -286,17 +286,6 @@ class BroadcastWorker:
         if message is None or row.broadcast_id in self._cancelled:
             await self._skip(row)
             return
-        wait = await self.limiter.acquire(row.platform, row.chat_id, Priority.BROADCAST,
-                                          max_wait=PAUSE_HANDBACK_SECONDS)
-        if wait > 0:
-            # This chat (a 429, or another broadcast just wrote to it) or the whole
-            # platform must wait long: hand the row back rather than hold a lane.
-            await self._record(outbox.postpone, self.sessions, self.worker_id, row.id,
-                               self.clock() + timedelta(seconds=wait))
-            return
-        if self._stop.is_set() or not self._lease_fresh():
-            await self._record(outbox.release, self.sessions, self.worker_id, [row.id])
-            return
         promoted = row.via == PROMOTION
         if promoted and (self.promotion is None or self._quota_used_up()):
             await self._record(outbox.mark_final, self.sessions, self.worker_id, row, NO_QUOTA,
@@ -304,14 +293,26 @@ class BroadcastWorker:
             self.stats.no_quota += 1
             return
         channel = self.promotion if promoted else self.channels[row.platform]
+        wait, delivery = 0.0, None
+        # The check that the broadcast still runs, the limiter's admission and the
+        # request follow each other closely: the admission moment is the moment
+        # the request leaves, which is what the platform's window counts.
         async with outbox.send_gate(self.sessions, row.broadcast_id) as running:
-            if not running:                      # cancelled: checked right before the attempt
-                self._cancelled.add(row.broadcast_id)
-                delivery = None
-            else:
-                delivery = await channel.send(row.chat_id, message)
-        if delivery is None:
+            if running:
+                wait = await self.limiter.acquire(row.platform, row.chat_id, Priority.BROADCAST,
+                                                  max_wait=PAUSE_HANDBACK_SECONDS)
+                if wait == 0 and not self._stop.is_set() and self._lease_fresh():
+                    delivery = await channel.send(row.chat_id, message)
+        if not running:                          # cancelled: checked right before the attempt
+            self._cancelled.add(row.broadcast_id)
             await self._skip(row)
+        elif wait > 0:
+            # This chat (a 429, or another broadcast just wrote to it) or the whole
+            # platform must wait long: hand the row back rather than hold a lane.
+            await self._record(outbox.postpone, self.sessions, self.worker_id, row.id,
+                               self.clock() + timedelta(seconds=wait))
+        elif delivery is None:                   # stopping, or our lease is in doubt
+            await self._record(outbox.release, self.sessions, self.worker_id, [row.id])
         else:
             await self._settle(row, delivery)
 
