@@ -43,7 +43,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from bot.broadcast.outbox import (  # noqa: F401  (the service API, see above)
+from bot.broadcast.outbox import (  # the service API, see above
     ALREADY_OVER,
     CANCELLED_NOW,
     NOT_FOUND,
@@ -59,8 +59,18 @@ from bot.broadcast.outbox import (  # noqa: F401  (the service API, see above)
 from bot.broadcast.worker import BroadcastWorker
 from bot.channels import registry
 from bot.channels.base import Channel
+from bot.channels.limits import RateLimiter
 from bot.settings import Settings
 from bot.storage import Database
+
+__all__ = [
+    # for officials' tools
+    "ALREADY_OVER", "CANCELLED_NOW", "NOT_FOUND", "Counts", "Segment", "cancel_broadcast", "count_recipients",
+    "counts", "create_broadcast", "get_broadcast", "list_broadcasts",
+    # the worker
+    "BROADCAST_WORKER", "build_channel", "open_worker", "open_worker_database", "start_broadcast_worker",
+    "worker_identity",
+]
 
 log = logging.getLogger(__name__)
 WORKER_SLOTS = 64
@@ -143,8 +153,14 @@ def _configured(name: str, settings: Settings, zalo_client) -> bool:
 
 @contextlib.asynccontextmanager
 async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = None, zalo_client=None,
-                      worker_id: str | None = None, db: Database | None = None) -> AsyncIterator[BroadcastWorker]:
-    """A worker for the platforms that are configured (and in ``platforms``, if given)."""
+                      worker_id: str | None = None, db: Database | None = None,
+                      limiter: RateLimiter | None = None) -> AsyncIterator[BroadcastWorker]:
+    """A worker for the platforms that are configured (and in ``platforms``, if given).
+
+    ``limiter``: the process's shared limiter, when chat replies in this
+    process use one (on SQLite the window lives in memory, so replies and
+    broadcasts of one process must share the instance); else the worker's own.
+    """
     wanted = set(platforms or registry.names())
     own_db = db is None
     db = db or open_worker_database(settings)
@@ -172,7 +188,8 @@ async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = N
             promotion = ZaloPromotionSender(client, session, settings.zalo.api_base_url,
                                             settings.broadcast.request_timeout_seconds)
         with worker_identity(settings) if worker_id is None else contextlib.nullcontext(worker_id) as identity:
-            yield BroadcastWorker(db, settings.broadcast, channels, worker_id=identity, promotion=promotion)
+            yield BroadcastWorker(db, settings.broadcast, channels, worker_id=identity, promotion=promotion,
+                                  limiter=limiter)
     finally:
         await session.close()
         if own_db:
