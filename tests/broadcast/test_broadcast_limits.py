@@ -152,6 +152,14 @@ async def test_limiters_on_separate_engines_share_one_window_on_postgres(pg_url)
         # The chat spacing is shared too: a chat written by one is refused by another.
         assert await limiters[0].acquire("telegram", "same", Priority.BROADCAST) == 0
         assert await limiters[1].acquire("telegram", "same", Priority.BROADCAST, max_wait=0.1) > 0.5
+        # A reply that must wait keeps the other processes' broadcasts back (zalo: a fresh window).
+        for limiter in limiters:
+            limiter.rates["zalo"] = Rate(2.0)
+        assert await limiters[0].acquire("zalo", None, Priority.BROADCAST) == 0
+        assert await limiters[0].acquire("zalo", None, Priority.BROADCAST) == 0
+        reply_wait = await limiters[1].acquire("zalo", None, Priority.REPLY, max_wait=0)
+        broadcast_wait = await limiters[2].acquire("zalo", None, Priority.BROADCAST, max_wait=0)
+        assert 0 < reply_wait < broadcast_wait
         await limiters[2].penalize("telegram", None, 30.0, platform_wide=True)
         assert await limiters[0].paused_for("telegram") > 29
     finally:
