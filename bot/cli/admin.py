@@ -93,11 +93,11 @@ def admin_remove(
 
 @admin_app.command("list")
 def admin_list() -> None:
-    """List the accounts with a role: platform, id, role, wards, note."""
+    """List the accounts with a role: platform, id, role, note, wards."""
     from bot.storage import console_repo
 
     async def job(session):
-        return [(o.platform, o.user_id, o.role, ", ".join(o.wards) or "-", o.note or "")
+        return [(o.platform, o.user_id, o.role, o.note or "", "phụ trách: " + ", ".join(o.wards) if o.wards else "")
                 for o in await console_repo.list_officers(session)]
 
     rows = with_database(job)
@@ -105,7 +105,7 @@ def admin_list() -> None:
         typer.echo("Chưa có tài khoản cán bộ nào. Thêm bằng: civicbot admin add PLATFORM USER_ID")
         return
     for row in rows:
-        typer.echo("\t".join(row).rstrip())
+        typer.echo("\t".join(part for part in row if part))
 
 
 @admin_app.command("login-link")

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.models import WARD_LEN, Base, UTCDateTime, utcnow
+from bot.storage.models import WARD_LEN, AnswerLog, Base, UTCDateTime, utcnow
 
 # Console roles (officials.role): admin sees and does everything; official acts on
 # their wards only; viewer reads (their wards, or all when none are given).
@@ -89,3 +89,7 @@ class FeedbackState(Base):
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The overview counts one ward's answers over a period (migration 0008_console).
+Index("ix_answer_log_ward_created_at", AnswerLog.ward, AnswerLog.created_at)
