@@ -181,16 +181,19 @@ __all__ = ["ConsoleServer", "Clock", "WARD_A", "WARD_B", "console_settings", "se
 
 
 class RunningWorker:
-    """A fake Telegram Bot API and the real broadcast worker sending to it, on the server's loop."""
+    """Fake Telegram and Zalo APIs and the real broadcast worker sending to them, on the server's loop."""
 
     def __init__(self, server: ConsoleServer, **broadcast: object):
         from tests.broadcast.helpers import broadcast_settings
         from tests.fakes.telegram_api import FakeTelegramAPI
+        from tests.fakes.zalo_api import FakeZaloAPI
 
         self.server = server
         self.telegram = FakeTelegramAPI()
+        self.zalo = FakeZaloAPI()
         server.run(self.telegram.start())
-        self.settings = broadcast_settings(server.settings, telegram=self.telegram, **broadcast)
+        server.run(self.zalo.start())
+        self.settings = broadcast_settings(server.settings, telegram=self.telegram, zalo=self.zalo, **broadcast)
         self._stack = None
         self.worker = None
         server.run(self._start())
@@ -210,4 +213,5 @@ class RunningWorker:
             await asyncio.gather(self._task, return_exceptions=True)
             await self._stack.aclose()
             await self.telegram.close()
+            await self.zalo.close()
         self.server.run(stop())
