@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-ROW = 26
-LABEL_W = 220
+# Drawn small and scaled up by the browser: on a phone the text stays about 12 px.
+WIDTH = 420
+ROW = 28
+LABEL_W = 150
+LABEL_CHARS = 22
 
 
 def _fmt(n: float) -> str:
@@ -26,13 +28,13 @@ def hbar(title: str, rows: Sequence[tuple[str, float]], unit: str = "") -> Marku
         return Markup('<p class="empty">Chưa có số liệu trong khoảng thời gian này.</p>')
     top = max(v for _, v in rows) or 1
     height = ROW * len(rows) + 10
-    bar_max = WIDTH - LABEL_W - 70
+    bar_max = WIDTH - LABEL_W - 50
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for i, (label, value) in enumerate(rows):
         y = 5 + i * ROW
         w = max(1, round(bar_max * value / top)) if value else 0
-        short = label if len(label) <= 34 else label[:33] + "…"
+        short = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
         parts.append(
             f'<g class="bar" data-label="{escape(label)}" data-value="{_fmt(value)}">'
             f"<title>{escape(label)}: {_fmt(value)}{escape(unit)}</title>"
@@ -45,7 +47,7 @@ def hbar(title: str, rows: Sequence[tuple[str, float]], unit: str = "") -> Marku
 
 def days_bars(title: str, days: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]) -> Markup:
     """Stacked bars per day: the first series solid, the second hatched; totals above each bar."""
-    height, bottom, left = 220, 190, 36
+    height, bottom, left = 200, 170, 30
     n = max(1, len(days))
     step = (WIDTH - left - 10) / n
     totals = [sum(values[i] for _, values in series) for i in range(len(days))]
@@ -73,15 +75,15 @@ def days_bars(title: str, days: Sequence[str], series: Sequence[tuple[str, Seque
             fill = 'class="s1"' if k == 0 else 'fill="url(#hatch)" class="s2b"'
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" {fill} '
                          f'data-series="{escape(name)}" data-value="{values[i]}"/>')
-        if totals[i] and n <= 31:
+        if totals[i] and n <= 14:
             parts.append(f'<text x="{x + w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" class="value small">'
                          f"{totals[i]}</text>")
-        if n <= 14 or i % max(1, n // 10) == 0:
+        if n <= 7 or i % max(1, -(-n // 6)) == 0:
             parts.append(f'<text x="{x + w / 2:.1f}" y="{bottom + 14}" text-anchor="middle" class="tick">{label}</text>')
         parts.append("</g>")
     legend_y = height + 12
     for k, (name, _) in enumerate(series):
-        lx = left + k * 190
+        lx = left + k * 190 - 30
         fill = 'class="s1"' if k == 0 else 'fill="url(#hatch)" class="s2b"'
         parts.append(f'<rect x="{lx}" y="{legend_y}" width="14" height="14" {fill}/>'
                      f'<text x="{lx + 20}" y="{legend_y + 12}">{escape(name)}'
