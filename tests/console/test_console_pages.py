@@ -149,6 +149,7 @@ def test_feedback_inbox_status_and_reply(page, server, screenshot):
         expect(page.locator(f'article[data-id="{first}"] .status')).to_have_text("Đã trả lời")
         server.run(worker.telegram.wait_for("sendMessage", 1, chat_id="4002"))
         assert "Phường sẽ lắp đèn trong tháng này" in worker.telegram.texts("4002")[0]
+        page.reload()
         screenshot(page, "gop-y")
         states = dict(server.query(lambda s: _pairs(s, select(FeedbackState.feedback_id, FeedbackState.status))))
         assert states == {first: "replied", second: "seen"}
