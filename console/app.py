@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PERIODS = (7, 30, 90, 365)
+# The inbox shows the last 90 days unless asked for more (0: all time): the
+# grouping then reads a quarter of a year's questions, not all of them.
+INBOX_PERIODS = (30, 90, 365, 0)
+INBOX_DAYS = 90
 ANSWER_MAX_CHARS = 3000
 NOTE_MAX_CHARS = 500
 GROUP_LABELS = texts.GROUP_LABELS
@@ -289,8 +293,7 @@ async def _overview(request: web.Request) -> tuple[repo.Overview, int, str | Non
     officer = auth.officer_of(request)
     days = _int(request.query.get("days"), 30, 1, 366)
     ward = _ward_filter(request)
-    async with _deps(request).db.sessions() as session:
-        data = await repo.overview(session, officer.scope, _now(request), days, ward)
+    data = await repo.overview(_deps(request).db.sessions, officer.scope, _now(request), days, ward)
     return data, days, ward
 
 
@@ -351,19 +354,28 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     status = status if status in QUESTION_STATUS_LABELS else "new"
     order = "newest" if request.query.get("order") == "newest" else "count"
     ward = _ward_filter(request)
+    days = _inbox_days(request)
     async with _deps(request).db.sessions.begin() as session:
-        groups = await repo.inbox_groups(session, officer.scope, status=status, ward=ward, order=order)
+        groups = await repo.inbox_groups(session, officer.scope, status=status, ward=ward, order=order,
+                                         since=repo.period_start(_now(request), days) if days else None)
     return aiohttp_jinja2.render_template("inbox.html", request, {
-        "groups": groups, "status": status, "order": order, "ward": ward,
+        "groups": groups, "status": status, "order": order, "ward": ward, "days": days, "periods": INBOX_PERIODS,
         "wards": repo.allowed_wards(officer.scope, _deps(request).settings.wards)})
+
+
+def _inbox_days(request: web.Request) -> int:
+    days = _int(request.query.get("days"), INBOX_DAYS, 0, 3660)
+    return days if days in INBOX_PERIODS else INBOX_DAYS
 
 
 async def inbox_csv(request: web.Request) -> web.StreamResponse:
     officer = auth.officer_of(request)
     status = request.query.get("status", "new")
     ward = _ward_filter(request)
+    days = _inbox_days(request)
     async with _deps(request).db.sessions.begin() as session:
-        groups = await repo.inbox_groups(session, officer.scope, status=status, ward=ward, limit=1000)
+        groups = await repo.inbox_groups(session, officer.scope, status=status, ward=ward, limit=1000,
+                                         since=repo.period_start(_now(request), days) if days else None)
     return _csv("cau-hoi", ["Câu hỏi (mẫu)", "Số lần hỏi", "Gửi tới cán bộ", "Mới nhất"],
                 [[g.sample, g.count, g.asked, g.newest.isoformat()] for g in groups])
 

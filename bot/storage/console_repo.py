@@ -8,6 +8,7 @@ CSV or JSON built on these functions can show it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.broadcast_models import PENDING, RUNNING, Broadcast, BroadcastRecipient
 from bot.storage.console_models import (
@@ -28,7 +29,7 @@ from bot.storage.models import (
 )
 from bot.storage.quiz_models import DONE as QUIZ_DONE
 from bot.storage.quiz_models import QuizRound
-from bot.storage.sql import LOCAL_UTC_OFFSET, insert_for, local_day
+from bot.storage.sql import LOCAL_UTC_OFFSET, dialect_of, insert_for, local_day
 from vntext.normalize import fold
 from vntext.pii import mask_personal_data
 
@@ -415,58 +416,61 @@ def period_start(now: datetime, days: int) -> datetime:
     return local - LOCAL_UTC_OFFSET
 
 
-async def overview(session: AsyncSession, scope: Scope, now: datetime, days: int = 30,
+async def overview(sessions: async_sessionmaker[AsyncSession], scope: Scope, now: datetime, days: int = 30,
                    ward: str | None = None) -> Overview:
+    """The overview's figures. On PostgreSQL its queries run at once, each on its own
+    connection (the page waits for the slowest, not for their sum: 1,000,000 logged
+    questions, bench/console.py); SQLite has one connection and runs them in turn."""
     since = period_start(now, days)
     day_list = [(since + LOCAL_UTC_OFFSET + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)]
-    a = AnswerLog
+    a, f, s, qr = AnswerLog, Feedback, Subscription, QuizRound
+    n = func.count()
+    async with sessions() as session:
+        dialect = dialect_of(session)
+        day = local_day(session, a.created_at)
 
     def answers_where(query):
         query = query.where(a.created_at >= since, _in_scope(a.ward, scope))
         return query.where(a.ward == ward) if ward else query
 
-    day = local_day(session, a.created_at)
+    def ward_is(query, column):
+        return query.where(column == ward) if ward else query
+
+    unit_ward = func.coalesce(Resident.ward, NO_WARD)
+    statements = [
+        answers_where(select(day, n, func.sum(case((a.confident.is_(False), 1), else_=0)),
+                             func.sum(case((a.rating > 0, 1), else_=0)), func.sum(case((a.rating < 0, 1), else_=0))))
+        .group_by(day),
+        answers_where(select(a.top_passage_id, n).where(a.confident.is_(True), a.top_passage_id.is_not(None)))
+        .group_by(a.top_passage_id).order_by(n.desc(), a.top_passage_id).limit(10),
+        ward_is(select(func.max(f.topic_label), n).where(f.created_at >= since, _in_scope(f.ward, scope)), f.ward)
+        .group_by(f.topic).order_by(n.desc(), f.topic).limit(12),
+        ward_is(select(s.ward, n).where(s.active.is_(True), _in_scope(s.ward, scope)), s.ward)
+        .group_by(s.ward).order_by(n.desc(), s.ward).limit(30),
+        ward_is(select(SubscriptionGroup.group_code, n).join(s, s.id == SubscriptionGroup.subscription_id)
+                .where(s.active.is_(True), _in_scope(s.ward, scope)), s.ward)
+        .group_by(SubscriptionGroup.group_code).order_by(SubscriptionGroup.group_code),
+        ward_is(select(func.coalesce(Resident.chi_doan, "(không ghi chi đoàn)"), unit_ward, n,
+                       func.avg(100.0 * qr.score / qr.size))
+                .join(Resident, Resident.id == qr.resident_id)
+                .where(qr.status == QUIZ_DONE, qr.finished_at >= since, qr.size > 0, _in_scope(Resident.ward, scope)),
+                Resident.ward)
+        .group_by(Resident.chi_doan, unit_ward).order_by(n.desc()).limit(20),
+    ]
+    if dialect == "postgresql":
+        async def run(statement):
+            async with sessions() as own:
+                return (await own.execute(statement)).all()
+        results = await asyncio.gather(*(run(statement) for statement in statements))
+    else:
+        async with sessions() as session:
+            results = [(await session.execute(statement)).all() for statement in statements]
+    per_day_rows, top, topics, by_ward, by_group, quiz = results
+
     per_day = {d: (0, 0, 0, 0) for d in day_list}
-    for d, total, no, up, down in (await session.execute(answers_where(
-            select(day, func.count(), func.sum(case((a.confident.is_(False), 1), else_=0)),
-                   func.sum(case((a.rating > 0, 1), else_=0)), func.sum(case((a.rating < 0, 1), else_=0))))
-            .group_by(day))).all():
+    for d, total, no, up, down in per_day_rows:
         if d in per_day:
             per_day[d] = (int(total), int(no or 0), int(up or 0), int(down or 0))
-
-    n = func.count()
-    top = (await session.execute(answers_where(
-        select(a.top_passage_id, n).where(a.confident.is_(True), a.top_passage_id.is_not(None)))
-        .group_by(a.top_passage_id).order_by(n.desc(), a.top_passage_id).limit(10))).all()
-
-    f = Feedback
-    fq = select(func.max(f.topic_label), n).where(f.created_at >= since, _in_scope(f.ward, scope))
-    if ward:
-        fq = fq.where(f.ward == ward)
-    topics = (await session.execute(fq.group_by(f.topic).order_by(n.desc(), f.topic).limit(12))).all()
-
-    s = Subscription
-    sq = select(s.ward, n).where(s.active.is_(True), _in_scope(s.ward, scope))
-    if ward:
-        sq = sq.where(s.ward == ward)
-    by_ward = (await session.execute(sq.group_by(s.ward).order_by(n.desc(), s.ward).limit(30))).all()
-    gq = (select(SubscriptionGroup.group_code, n).join(s, s.id == SubscriptionGroup.subscription_id)
-          .where(s.active.is_(True), _in_scope(s.ward, scope)))
-    if ward:
-        gq = gq.where(s.ward == ward)
-    by_group = (await session.execute(gq.group_by(SubscriptionGroup.group_code)
-                                      .order_by(SubscriptionGroup.group_code))).all()
-
-    qr = QuizRound
-    unit_ward = func.coalesce(Resident.ward, NO_WARD)
-    qq = (select(func.coalesce(Resident.chi_doan, "(không ghi chi đoàn)"), unit_ward, n,
-                 func.avg(100.0 * qr.score / qr.size))
-          .join(Resident, Resident.id == qr.resident_id)
-          .where(qr.status == QUIZ_DONE, qr.finished_at >= since, qr.size > 0, _in_scope(Resident.ward, scope)))
-    if ward:
-        qq = qq.where(Resident.ward == ward)
-    quiz = (await session.execute(qq.group_by(Resident.chi_doan, unit_ward).order_by(n.desc()).limit(20))).all()
-
     return Overview(
         days=day_list,
         answered=[per_day[d][0] - per_day[d][1] for d in day_list],

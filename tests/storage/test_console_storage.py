@@ -98,13 +98,12 @@ async def test_overview_counts_per_day_and_ward(db):
             {"resident_id": r, "platform": "telegram", "question": "q", "top_passage_id": "p1", "confident": ok,
              "confidence": 0.5, "ward": w, "created_at": now - timedelta(days=d), "rating": rating}
             for r, w, d, ok, rating in rows])
-    async with db.sessions() as session:
-        data = await console_repo.overview(session, ("Phường Lê Chân",), now, days=7)
-        assert (sum(data.answered), sum(data.declined)) == (2, 1)
-        assert data.answered[-1] == 1 and data.declined[-1] == 1 and data.answered[-2] == 1
-        assert (sum(data.ratings_up), sum(data.ratings_down)) == (1, 1)
-        assert data.top_passages == [("p1", 2)]
-        everything = await console_repo.overview(session, None, now, days=7)
-        assert sum(everything.answered) == 3
-        one_ward = await console_repo.overview(session, None, now, days=7, ward="Phường Hồng Bàng")
-        assert sum(one_ward.answered) == 1
+    data = await console_repo.overview(db.sessions, ("Phường Lê Chân",), now, days=7)
+    assert (sum(data.answered), sum(data.declined)) == (2, 1)
+    assert data.answered[-1] == 1 and data.declined[-1] == 1 and data.answered[-2] == 1
+    assert (sum(data.ratings_up), sum(data.ratings_down)) == (1, 1)
+    assert data.top_passages == [("p1", 2)]
+    everything = await console_repo.overview(db.sessions, None, now, days=7)
+    assert sum(everything.answered) == 3
+    one_ward = await console_repo.overview(db.sessions, None, now, days=7, ward="Phường Hồng Bàng")
+    assert sum(one_ward.answered) == 1
