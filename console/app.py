@@ -401,7 +401,9 @@ async def _chosen_questions(request: web.Request, form) -> list:
     """The questions the form names, in this group and in the official's wards."""
     officer = auth.officer_of(request)
     group_ids = {i.id for i in await _group(request)}
-    wanted = [int(v) for v in form.getall("q", []) if str(v).isdigit()] or [int(request.match_info["id"])]
+    wanted = [int(v) for v in form.getall("q", []) if str(v).isdigit()]
+    if not wanted:
+        raise web.HTTPBadRequest(text="Bạn chưa chọn câu hỏi nào trong bảng.")
     async with _deps(request).db.sessions() as session:
         return list(await repo.questions_in_scope(session, officer.scope, [i for i in wanted if i in group_ids]))
 

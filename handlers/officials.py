@@ -31,6 +31,7 @@ REFUSAL = (
     "Xin lỗi, chức năng này chỉ dành cho cán bộ phụ trách. "
     "Nếu bạn là cán bộ, bạn vui lòng liên hệ quản trị viên để được cấp quyền."
 )
+VIEWER_REFUSAL = "Tài khoản của bạn chỉ có quyền xem, không đánh dấu được câu hỏi."
 NO_FEEDBACK = "Chưa có góp ý nào."
 NO_UNANSWERED = "Không có câu hỏi nào đang chờ xử lý."
 RESOLVED = "Đã đánh dấu câu hỏi #{id} là đã xử lý."
@@ -85,7 +86,8 @@ async def send_login_link(msg: Incoming, deps: Deps) -> list[Reply]:
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "adm:fb", "adm:un", "adm:done:<question id>" (officials only)."""
     async with transaction(deps) as session:
-        if await repo.official_role(session, msg.platform, msg.user_id) is None:
+        role = await repo.official_role(session, msg.platform, msg.user_id)
+        if role is None:
             return [Reply(REFUSAL)]
         action = (msg.callback_data or "").partition(":")[2]
         if action == "fb":
@@ -94,6 +96,8 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
             return [_unanswered_list(await repo.open_unanswered(session, LIST_LIMIT))]
         match = re.fullmatch(r"done:([0-9]{1,12})", action)
         if match:
+            if role == "viewer":                 # read-only accounts list, they do not close
+                return [Reply(VIEWER_REFUSAL)]
             question_id = int(match.group(1))
             done = await repo.resolve_unanswered(session, question_id, deps.clock())
             return [Reply((RESOLVED if done else NOT_OPEN).format(id=question_id))]

@@ -114,14 +114,16 @@ def test_posts_without_the_csrf_token_are_refused(page, server):
     resident = server.resident("r1", WARD_A)
     question = server.question(resident, "Hồ sơ nộp ở đâu?", WARD_A, chat_id="r1")
     page.goto(f"{server.url}/console/inbox/{question}")
-    for form in ({"answer": "Tại bộ phận một cửa."}, {"answer": "Tại bộ phận một cửa.", "csrf": "sai"}):
+    for form in ({"answer": "Tại bộ phận một cửa.", "q": str(question)},
+                 {"answer": "Tại bộ phận một cửa.", "q": str(question), "csrf": "sai"}):
         response = page.request.post(f"{server.url}/console/inbox/{question}/answer", form=form, max_redirects=0)
         assert response.status == 403
     assert page.request.post(server.url + "/console/logout", max_redirects=0).status == 403
     assert server.scalar(select(InboxQuestion.status)) == "new"
     # The same request with the page's token goes through.
     response = page.request.post(f"{server.url}/console/inbox/{question}/answer",
-                                 form={"answer": "Tại bộ phận một cửa.", "csrf": csrf_of(page)}, max_redirects=0)
+                                 form={"answer": "Tại bộ phận một cửa.", "q": str(question), "csrf": csrf_of(page)},
+                                 max_redirects=0)
     assert response.status == 303
     assert server.scalar(select(InboxQuestion.status)) == "answered"
 
@@ -137,9 +139,9 @@ def test_a_viewer_reads_but_cannot_post(page, server):
     page.goto(server.url + "/console/broadcasts")
     assert page.locator("#compose").count() == 0
     token = csrf_of(page)
-    for path, form in ((f"/console/inbox/{question}/answer", {"answer": "x"}),
+    for path, form in ((f"/console/inbox/{question}/answer", {"answer": "x", "q": str(question)}),
                        (f"/console/inbox/{question}/publish", {"answer": "x", "question": "y"}),
-                       (f"/console/inbox/{question}/close", {"status": "duplicate"}),
+                       (f"/console/inbox/{question}/close", {"status": "duplicate", "q": str(question)}),
                        (f"/console/feedback/{feedback}/reply", {"reply": "x"}),
                        (f"/console/feedback/{feedback}/status", {"status": "seen"}),
                        ("/console/broadcasts", {"text": "Thông báo"})):
@@ -179,7 +181,7 @@ def test_an_official_sees_and_acts_on_their_wards_only(page, server):
         assert page.request.get(server.url + path, max_redirects=0).status == 403, path
     token = csrf_of(page)
     refused = [
-        (f"/console/inbox/{other_q}/answer", {"answer": "x"}, 404),
+        (f"/console/inbox/{other_q}/answer", {"answer": "x", "q": str(other_q)}, 404),
         (f"/console/feedback/{other_f}/reply", {"reply": "x"}, 404),
         ("/console/broadcasts", {"text": "Thông báo", "ward": WARD_B}, 403),
     ]

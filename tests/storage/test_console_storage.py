@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from bot.messages import utcnow
 from bot.storage import console_repo, repo
@@ -107,3 +107,20 @@ async def test_overview_counts_per_day_and_ward(db):
     assert sum(everything.answered) == 3
     one_ward = await console_repo.overview(db.sessions, None, now, days=7, ward="Phường Hồng Bàng")
     assert sum(one_ward.answered) == 1
+
+
+async def test_a_viewer_reads_in_chat_but_neither_closes_nor_broadcasts(db, chat):
+    now = utcnow()
+    async with db.sessions.begin() as session:
+        await repo.add_official(session, "telegram", "777", "viewer", None, now)
+        (resident,) = await _residents(session, ["Phường Lê Chân"])
+        question = InboxQuestion(resident_id=resident, platform="telegram", chat_id="c", ward="Phường Lê Chân",
+                                 question="Hỏi gì đó?", origin="declined", status="new", created_at=now)
+        session.add(question)
+    viewer = chat("777")
+    assert "Thống kê" in (await viewer.say("/thongke"))[0].text
+    refused = (await viewer.press(f"adm:done:{question.id}"))[0].text
+    assert "chỉ có quyền xem" in refused
+    assert "chỉ dành cho cán bộ" in (await viewer.say("/thongbao"))[0].text
+    async with db.sessions() as session:
+        assert await session.scalar(select(InboxQuestion.status)) == "new"
