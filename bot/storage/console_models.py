@@ -91,5 +91,8 @@ class FeedbackState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# The overview counts one ward's answers over a period (migration 0008_console).
-Index("ix_answer_log_ward_created_at", AnswerLog.ward, AnswerLog.created_at)
+# The overview counts answers per day, rating and passage over a period, for every ward
+# or for one: covering indexes, so the counts read the index alone (migration 0008_console).
+OVERVIEW_COLUMNS = (AnswerLog.confident, AnswerLog.rating, AnswerLog.top_passage_id)
+Index("ix_answer_log_overview", AnswerLog.created_at, AnswerLog.ward, *OVERVIEW_COLUMNS)
+Index("ix_answer_log_ward_overview", AnswerLog.ward, AnswerLog.created_at, *OVERVIEW_COLUMNS)

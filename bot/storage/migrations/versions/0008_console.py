@@ -89,12 +89,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("feedback_id", name=op.f("pk_feedback_states")),
     )
     op.create_index(op.f("ix_feedback_states_status"), "feedback_states", ["status"])
-    # The overview filters answers by ward and day.
-    op.create_index("ix_answer_log_ward_created_at", "answer_log", ["ward", "created_at"])
+    # The overview counts answers by day over a period, for every ward or one (covering).
+    covered = ["confident", "rating", "top_passage_id"]
+    op.create_index("ix_answer_log_overview", "answer_log", ["created_at", "ward", *covered])
+    op.create_index("ix_answer_log_ward_overview", "answer_log", ["ward", "created_at", *covered])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_answer_log_ward_created_at", table_name="answer_log")
+    op.drop_index("ix_answer_log_ward_overview", table_name="answer_log")
+    op.drop_index("ix_answer_log_overview", table_name="answer_log")
     for table in ("feedback_states", "question_replies", "question_groups", "console_audit",
                   "console_login_links", "official_wards"):
         op.drop_table(table)
