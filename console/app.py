@@ -80,7 +80,9 @@ async def publish_answer(db: Database, settings: Settings, question: str, answer
     from bot.search import build_embedder
 
     today = (utcnow() + LOCAL_UTC_OFFSET).date()
-    title = f"Giải đáp của {settings.console.agency}, ngày {today:%d/%m/%Y}"
+    # Citations add the document's date: "📄 Giải đáp của <cơ quan> … (ngày dd/mm/yyyy)"; the
+    # title stays short enough not to be cut in section labels.
+    title = f"Giải đáp của {settings.console.agency}"
     embedder = await asyncio.to_thread(build_embedder, settings)     # loading the model must not block the loop
     change = await documents.publish_announcement(
         db, settings, f"Hỏi: {question}\nĐáp: {answer}", issued=today, ward=ward, added_by=by, title=title,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,4 +57,5 @@ def test_a_published_answer_is_quoted_by_civicbot_ask(page, data_dir):
     assert out.returncode == 0, out.stderr[-3000:]
     row = json.loads(out.stdout.splitlines()[0])
     assert row["confident"] and "15/12/2026" in row["answer"], row
-    assert row["sources"][0]["section"].startswith("Giải đáp của UBND thành phố Hải Phòng, ngày "), row["sources"]
+    assert row["sources"][0]["section"].startswith("Giải đáp của UBND thành phố Hải Phòng"), row["sources"]
+    assert re.search(r"📄 Giải đáp của UBND thành phố Hải Phòng.*\(ngày \d\d/\d\d/\d{4}\)", row["answer"]), row["answer"]
