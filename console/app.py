@@ -137,7 +137,8 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
                                 "frame-ancestors 'none'; form-action 'self'")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")     # the sign-in link never leaks
-    response.headers.setdefault("Cache-Control", "no-store")
+    if not request.path.startswith("/console/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")      # pages hold residents' data
     return response
 
 

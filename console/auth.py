@@ -11,6 +11,7 @@ than ``session_hours`` is over whatever the cookie says.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
 import secrets
@@ -37,15 +38,17 @@ def session_key(settings: Settings) -> bytes:
     kept (0600) in the data dir and shared by every process that uses it."""
     secret = settings.console.session_secret
     if secret is not None and secret.get_secret_value():
-        import hashlib
-
         return hashlib.sha256(secret.get_secret_value().encode()).digest()
     path: Path = settings.data_dir / KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(base64.urlsafe_b64encode(secrets.token_bytes(32)))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:          # another process on this data dir made it first
+            pass
+        else:
+            with os.fdopen(fd, "wb") as out:
+                out.write(base64.urlsafe_b64encode(secrets.token_bytes(32)))
     return base64.urlsafe_b64decode(path.read_bytes().strip())
 
 
