@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +37,11 @@ from bot.messages import utcnow
 from bot.settings import Settings
 from bot.storage import Database
 from bot.storage import console_repo as repo
-from bot.storage.console_models import FEEDBACK_SEEN, FEEDBACK_STATUSES
+from bot.storage.console_models import FEEDBACK_STATUSES
 from bot.storage.sql import LOCAL_UTC_OFFSET
 from console import auth
 from console.charts import days_bars, hbar
 from vntext.normalize import clean_input
-
-log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PERIODS = (7, 30, 90, 365)

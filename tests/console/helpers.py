@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from aiohttp import web
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from bot.settings import Settings
 from bot.storage import Database, console_repo, repo
@@ -176,8 +176,6 @@ def console_settings(tmp_path, **extra: Any) -> Settings:
                     database_url=extra.pop("database_url", None),
                     console=ConsoleSettings(public_url="http://127.0.0.1", secure_cookie=False), **extra)
 
-
-__all__ = ["ConsoleServer", "Clock", "WARD_A", "WARD_B", "console_settings", "select"]
 
 
 class RunningWorker:
