@@ -93,6 +93,23 @@ class ConsoleDeps:
     clock: Callable[[], datetime] = utcnow
     publish: Publisher = publish_answer
     passage_label: Callable[[str], str] = field(default=lambda passage_id: passage_id)
+    # The overview's figures are kept this long per (wards, period, filter): officials
+    # reloading the page do not recount a million rows each time. 0: always recount.
+    overview_cache_seconds: float = 60.0
+    _overview_cache: dict[tuple, tuple[float, repo.Overview]] = field(default_factory=dict, repr=False)
+
+    async def overview(self, scope: repo.Scope, days: int, ward: str | None) -> repo.Overview:
+        now = self.clock()
+        key = (scope, days, ward, (now + LOCAL_UTC_OFFSET).date())
+        cached = self._overview_cache.get(key)
+        if cached is not None and cached[0] > now.timestamp():
+            return cached[1]
+        data = await repo.overview(self.db.sessions, scope, now, days, ward)
+        if self.overview_cache_seconds > 0:
+            if len(self._overview_cache) > 500:
+                self._overview_cache.clear()
+            self._overview_cache[key] = (now.timestamp() + self.overview_cache_seconds, data)
+        return data
 
 
 CONSOLE = web.AppKey("console", ConsoleDeps)
@@ -292,8 +309,7 @@ async def _overview(request: web.Request) -> tuple[repo.Overview, int, str | Non
     officer = auth.officer_of(request)
     days = _int(request.query.get("days"), 30, 1, 366)
     ward = _ward_filter(request)
-    data = await repo.overview(_deps(request).db.sessions, officer.scope, _now(request), days, ward)
-    return data, days, ward
+    return await _deps(request).overview(officer.scope, days, ward), days, ward
 
 
 def _chart_tables(data: repo.Overview, label: Callable[[str], str]) -> dict[str, tuple[str, list[str], list[list[Any]]]]:
