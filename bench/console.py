@@ -140,7 +140,7 @@ async def measure(url: str, args) -> dict[str, object]:
     data = Path(tempfile.mkdtemp(prefix="console-bench-"))
     settings = Settings(_env_file=None, data_dir=data, database_url=url,
                         console=ConsoleSettings(secure_cookie=False))
-    if url.startswith("postgresql"):
+    if url.startswith("postgresql") and not args.reuse:
         admin = Database.from_url(PG_URL)
         async with admin.engine.begin() as conn:
             from sqlalchemy import text
@@ -148,8 +148,8 @@ async def measure(url: str, args) -> dict[str, object]:
         await admin.dispose()
     db = Database.from_url(url)
     await db.upgrade()
-    seconds = await seed(db, args, settings.wards)
-    print(f"  seeded in {seconds:.0f} s", flush=True)
+    seconds = 0.0 if args.reuse else await seed(db, args, settings.wards)
+    print(f"  seeded in {seconds:.0f} s" if not args.reuse else "  reusing the seeded data", flush=True)
     async with db.sessions.begin() as session:
         await repo.add_official(session, "telegram", "admin", "admin", None, NOW)
         await repo.add_official(session, "telegram", "ward", "official", None, NOW)
@@ -203,12 +203,16 @@ def main() -> None:
     parser.add_argument("--feedback", type=int, default=100_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--sqlite-file", type=Path, help="the SQLite database (default: a new temporary file)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the data seeded by an earlier run (--sqlite-file, or the PostgreSQL schema)")
     args = parser.parse_args()
     print(f"{args.questions:,} questions ({args.inbox:,} in the inbox), {args.feedback:,} feedback, "
           f"{args.subscribers:,} subscribers; {args.requests} requests per page")
     for backend in (("sqlite", "postgres") if args.db == "both" else (args.db,)):
         if backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='console-bench-')}/bench.db"
+            path = args.sqlite_file or Path(tempfile.mkdtemp(prefix="console-bench-")) / "bench.db"
+            url = f"sqlite+aiosqlite:///{path}"
         else:
             url = f"{PG_URL}?search_path={PG_SCHEMA}"
         print(backend, flush=True)

@@ -437,14 +437,17 @@ async def overview(sessions: async_sessionmaker[AsyncSession], scope: Scope, now
         return query.where(column == ward) if ward else query
 
     unit_ward = func.coalesce(Resident.ward, NO_WARD)
+    # Grouped by an expression, not the bare column: SQLite would otherwise walk the whole
+    # index on that column (a million rows) to group, instead of reading the period's rows.
+    passage, topic = func.coalesce(a.top_passage_id, ""), func.coalesce(f.topic, "")
     statements = [
         answers_where(select(day, n, func.sum(case((a.confident.is_(False), 1), else_=0)),
                              func.sum(case((a.rating > 0, 1), else_=0)), func.sum(case((a.rating < 0, 1), else_=0))))
         .group_by(day),
-        answers_where(select(a.top_passage_id, n).where(a.confident.is_(True), a.top_passage_id.is_not(None)))
-        .group_by(a.top_passage_id).order_by(n.desc(), a.top_passage_id).limit(10),
+        answers_where(select(passage, n).where(a.confident.is_(True), a.top_passage_id.is_not(None)))
+        .group_by(passage).order_by(n.desc(), passage).limit(10),
         ward_is(select(func.max(f.topic_label), n).where(f.created_at >= since, _in_scope(f.ward, scope)), f.ward)
-        .group_by(f.topic).order_by(n.desc(), f.topic).limit(12),
+        .group_by(topic).order_by(n.desc(), topic).limit(12),
         ward_is(select(s.ward, n).where(s.active.is_(True), _in_scope(s.ward, scope)), s.ward)
         .group_by(s.ward).order_by(n.desc(), s.ward).limit(30),
         ward_is(select(SubscriptionGroup.group_code, n).join(s, s.id == SubscriptionGroup.subscription_id)
