@@ -217,3 +217,17 @@ def test_a_scheduled_broadcast_can_be_cancelled(page, server):
     page.click("#cancel")
     expect(page.locator("#status")).to_have_text("đã hủy")
     expect(page.locator("#report")).to_contain_text("đã được hủy")
+
+
+def test_the_overview_is_recounted_after_a_minute(page, server):
+    resident = server.resident("r1", WARD_A)
+    server.answers(resident, WARD_A, [(0, True, None, "p1")])
+    sign_in(page, server, server.official("100", "admin"))
+    expect(page.locator("#kpi-questions")).to_have_text("1")
+    server.answers(resident, WARD_A, [(0, False, None, None)])
+    page.reload()
+    expect(page.locator("#kpi-questions")).to_have_text("1")          # kept for 60 s
+    server.clock.advance(seconds=61)
+    page.reload()
+    expect(page.locator("#kpi-questions")).to_have_text("2")
+    expect(page.locator("#kpi-declined")).to_have_text("1")
