@@ -23,8 +23,11 @@ def server(tmp_path):
     console.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module (a launch takes about a second). Not for the whole
+    session: while it is open, Playwright's sync API keeps an event loop running in this
+    thread, which the async tests elsewhere (pytest-asyncio) cannot run beside."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/setup test (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
