@@ -10,6 +10,7 @@ COPY knowledge knowledge
 COPY retrieval retrieval
 COPY handlers handlers
 COPY vntext vntext
+COPY console console
 RUN pip install .
 # Convert the bundled model and build the index at image build time, so the
 # container starts answering in seconds. The data volume is seeded from here.

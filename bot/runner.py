@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+import console
 from bot import health
 from bot.app import build_deps, close_deps, warm_up
 from bot.broadcast.service import start_broadcast_worker
@@ -70,6 +71,7 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
             return
         add_dependency_checks(readiness, deps)
         app = build_http_app(readiness)
+        console.add_routes(app, deps)        # the officials' web console under /console
         # Each messenger adds its webhook route and a start/stop lifecycle to the app.
         if settings.telegram.enabled:
             readiness.add("telegram", health.telegram_check(start_telegram(app, pipeline, settings)))

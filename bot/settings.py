@@ -62,6 +62,21 @@ class HttpSettings(BaseModel):
     port: int = Field(8080, ge=1, le=65535)
 
 
+class ConsoleSettings(BaseModel):
+    """The officials' web console under /console (console/)."""
+
+    # The address officials open, as seen from outside (the sign-in links start with it).
+    public_url: str = "http://127.0.0.1:8080"
+    # Encrypts the session cookie (32+ characters); unset: a random key kept in <data dir>/console.key.
+    session_secret: SecretStr | None = None
+    login_link_minutes: int = Field(10, ge=1, le=60)
+    session_hours: int = Field(8, ge=1, le=72)
+    # "Secure" cookies need HTTPS; on by default, off for a plain-HTTP test server.
+    secure_cookie: bool = True
+    # Who answers, in published answers: "Giải đáp của <agency>, ngày …".
+    agency: str = "UBND thành phố Hải Phòng"
+
+
 class BroadcastSettings(BaseModel):
     """Announcements by officials (bot/broadcast): sending limits and the outbox worker.
 
@@ -160,6 +175,7 @@ class Settings(BaseSettings):
     zalo_bot: ZaloBotSettings = ZaloBotSettings()
     http: HttpSettings = HttpSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
+    console: ConsoleSettings = ConsoleSettings()
     quiz: QuizSettings = QuizSettings()
 
     privacy: PrivacySettings = PrivacySettings()

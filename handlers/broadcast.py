@@ -85,7 +85,8 @@ _PHOTO_LINE = re.compile(r"^\s*(?:anh|hinh|hinh anh|photo|image)\s*:\s*(\S+)\s*$
 
 async def _is_official(msg: Incoming, deps: Deps) -> bool:
     async with transaction(deps) as session:
-        return await repo.official_role(session, msg.platform, msg.user_id) is not None
+        # A viewer (read-only console account) does not broadcast.
+        return await repo.official_role(session, msg.platform, msg.user_id) in ("official", "admin")
 
 
 # ------------------------------------------------------------------ entry points

@@ -404,12 +404,14 @@ class BroadcastWorker:
         if message is None:
             async with self.sessions.begin() as session:
                 row = (await session.execute(
-                    select(Broadcast.text, Broadcast.photo_url).where(Broadcast.id == broadcast_id)
+                    select(Broadcast.text, Broadcast.photo_url, Broadcast.segment).where(Broadcast.id == broadcast_id)
                 )).one_or_none()
             if row is None:
                 return None
-            message = self._messages[broadcast_id] = Reply(texts.announcement_text(row.text),
-                                                           preview_url=row.photo_url)
+            # A direct message (an official's answer to one resident, from the console) goes
+            # as written; an announcement gets its header and unsubscribe footer.
+            text = row.text if (row.segment or {}).get("direct") else texts.announcement_text(row.text)
+            message = self._messages[broadcast_id] = Reply(text, preview_url=row.photo_url)
         return message
 
     # ------------------------------------------------------------ housekeeping

@@ -25,6 +25,8 @@ from bot.storage import limit_models  # noqa: E402,F401
 from bot.storage import quiz_models  # noqa: E402,F401
 # And the document registry (knowledge added with `civicbot docs`).
 from bot.storage import document_models  # noqa: E402,F401
+# And the officials' console (wards, sign-in links, audit log, replies).
+from bot.storage import console_models  # noqa: E402,F401
 
 if TYPE_CHECKING:
     from bot.deps import Deps
