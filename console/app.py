@@ -549,7 +549,8 @@ def _segment(request: web.Request, values) -> outbox.Segment:
         if not wards:
             raise web.HTTPForbidden(text="Tài khoản chưa được giao phường/xã nào.")
     groups = tuple(g for g in values.getall("group", []) if g in outbox.GROUPS)
-    platforms = tuple(p for p in values.getall("platform", []) if p in outbox.PLATFORMS) or outbox.PLATFORMS
+    targets = registry.broadcast_targets(_deps(request).settings)
+    platforms = tuple(p for p in values.getall("platform", []) if p in targets) or targets
     return outbox.Segment(wards, groups, platforms)
 
 

@@ -306,9 +306,7 @@ def _group_menu(state: dict, text: str = ASK_GROUPS) -> Reply:
 
 
 def _platforms(deps: Deps) -> tuple[str, ...]:
-    """The messengers a broadcast can go through: those configured (all known ones
-    when none is, e.g. composing before the tokens are set)."""
-    return tuple(spec.name for spec in registry.enabled(deps.settings)) or registry.names()
+    return registry.broadcast_targets(deps.settings)
 
 
 def _platform_menu(deps: Deps, state: dict) -> Reply:

@@ -135,6 +135,9 @@ class BroadcastWorker:
         # platform (Zalo's quota, a Telegram flood wait) never holds the other's lanes.
         self._queues: dict[str, asyncio.Queue[Claimed]] = {p: asyncio.Queue() for p in self.platforms}
         self._messages: dict[int, Reply] = {}
+        # Direct messages (an official's answer to one resident) are never sent as Zalo
+        # promotions: outside the 7-day window they end "out_of_window", shown to the official.
+        self._direct: set[int] = set()
         self._cancelled: set[int] = set()
         self._last_progress: dict[int, str] = {}
         self._in_hand: set[int] = set()       # claimed rows a lane is working on
@@ -371,12 +374,12 @@ class BroadcastWorker:
             if status == FAILED:
                 self.stats.failed += 1
             return
-        if outcome is Outcome.OUTSIDE_WINDOW and self.promotion is not None and row.via is None \
-                and not self._quota_used_up():
+        promotable = self.promotion is not None and row.broadcast_id not in self._direct
+        if outcome is Outcome.OUTSIDE_WINDOW and promotable and row.via is None and not self._quota_used_up():
             await self._record(outbox.to_promotion, self.sessions, self.worker_id, row.id, delivery.detail, now)
             return
         status = {Outcome.BLOCKED: BLOCKED, Outcome.OUTSIDE_WINDOW: OUT_OF_WINDOW}.get(outcome, FAILED)
-        if outcome is Outcome.OUTSIDE_WINDOW and self.promotion is not None:
+        if outcome is Outcome.OUTSIDE_WINDOW and promotable:
             status = NO_QUOTA                    # the promotion message would have been next
         if row.via == PROMOTION and delivery.detail.startswith(zalo_promotion.QUOTA):
             self._quota_used_up_on = self._today()
@@ -410,7 +413,10 @@ class BroadcastWorker:
                 return None
             # A direct message (an official's answer to one resident, from the console) goes
             # as written; an announcement gets its header and unsubscribe footer.
-            text = row.text if (row.segment or {}).get("direct") else texts.announcement_text(row.text)
+            direct = bool((row.segment or {}).get("direct"))
+            if direct:
+                self._direct.add(broadcast_id)
+            text = row.text if direct else texts.announcement_text(row.text)
             message = self._messages[broadcast_id] = Reply(text, preview_url=row.photo_url)
         return message
 

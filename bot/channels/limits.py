@@ -249,7 +249,7 @@ class PostgresRateLimiter(RateLimiter):
     """The window in PostgreSQL, shared by every process and host (see the module docstring).
 
     The decision is `decide`'s rule run by the database function
-    ``rate_limit_try`` (migration 0007_shared_limits), in one statement: the
+    ``rate_limit_try`` (migration 0011_shared_limits), in one statement: the
     platform's row stays locked from that statement to the commit right after.
     """
 

@@ -81,3 +81,9 @@ def label(name: str) -> str:
 def enabled(settings) -> tuple[PlatformSpec, ...]:
     """The platforms whose credentials are configured."""
     return tuple(spec for spec in PLATFORMS if spec.enabled(settings))
+
+
+def broadcast_targets(settings) -> tuple[str, ...]:
+    """The platforms an announcement can go through: the configured ones (every
+    known one when none is, e.g. composing before the tokens are set)."""
+    return tuple(spec.name for spec in enabled(settings)) or names()

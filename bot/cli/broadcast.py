@@ -39,7 +39,7 @@ def _platforms(given: list[str], settings) -> tuple[str, ...]:
         if value != ALL_PLATFORMS and value not in known:
             raise fail(f"Không rõ nền tảng «{value}». Chọn một trong: {', '.join(known)} hoặc {ALL_PLATFORMS}.")
     if not given or ALL_PLATFORMS in given:
-        return tuple(spec.name for spec in registry.enabled(settings)) or known
+        return registry.broadcast_targets(settings)
     return tuple(name for name in known if name in given)
 
 

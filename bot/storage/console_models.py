@@ -92,7 +92,7 @@ class FeedbackState(Base):
 
 
 # The overview counts answers per day, rating and passage over a period, for every ward
-# or for one: covering indexes, so the counts read the index alone (migration 0008_console).
+# or for one: covering indexes, so the counts read the index alone (migration 0012_console).
 OVERVIEW_COLUMNS = (AnswerLog.confident, AnswerLog.rating, AnswerLog.top_passage_id)
 Index("ix_answer_log_overview", AnswerLog.created_at, AnswerLog.ward, *OVERVIEW_COLUMNS)
 Index("ix_answer_log_ward_overview", AnswerLog.ward, AnswerLog.created_at, *OVERVIEW_COLUMNS)

@@ -192,8 +192,9 @@ def test_an_official_sees_and_acts_on_their_wards_only(page, server):
                                  max_redirects=0)
     assert response.status == 303
     from bot.storage.broadcast_models import Broadcast
-    assert server.scalars(select(Broadcast.segment)) == [{"wards": [WARD_A], "groups": [],
-                                                           "platforms": ["telegram", "zalo"]}]
+    from bot.channels import registry
+    assert server.scalars(select(Broadcast.segment)) == [{
+        "wards": [WARD_A], "groups": [], "platforms": list(registry.broadcast_targets(server.settings))}]
 
 
 def test_what_residents_typed_is_escaped_and_masked(page, server):

@@ -164,7 +164,7 @@ async def _pairs(session, statement):
 
 
 def test_a_broadcast_from_compose_to_report(page, server, screenshot):
-    worker = RunningWorker(server, telegram_per_second=4.0, telegram_burst=1)
+    worker = RunningWorker(server, rates={"telegram": 4.0})
     try:
         for i in range(12):
             server.resident(f"50{i:02d}", WARD_A, groups=("doan_vien",) if i % 2 else ("cu_dan",))

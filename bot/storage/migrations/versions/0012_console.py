@@ -1,8 +1,8 @@
 """The officials' web console: wards per official, one-time sign-in links, audit log,
 question groups and replies, feedback status (bot/storage/console_models.py).
 
-Revision ID: 0008_console
-Revises: 0009_documents
+Revision ID: 0012_console
+Revises: 0011_shared_limits
 Create Date: 2026-11-29
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_console"
-down_revision: str | None = "0009_documents"
+revision: str = "0012_console"
+down_revision: str | None = "0011_shared_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@
 * ``broadcast_recipients.via``: how a row went out when not the usual way
   ("promotion": Zalo's promotion message, outside the 7-day window).
 
-Revision ID: 0007_shared_limits
+Revision ID: 0011_shared_limits
 Revises: 0009_documents
 Create Date: 2026-11-29
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_shared_limits"
+revision: str = "0011_shared_limits"
 down_revision: str | None = "0009_documents"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
