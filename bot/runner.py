@@ -23,13 +23,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+import console
 from bot import health
 from bot.app import build_deps, close_deps, warm_up
 from bot.broadcast.service import start_broadcast_worker
+from bot.channels import registry
+from bot.channels.limits import sending_limiter
+from bot.channels.messengers import Messengers
 from bot.pipeline import Pipeline
 from bot.platforms.console import run_console
-from bot.channels import registry
-from bot.channels.messengers import Messengers
 from bot.readiness import Readiness, add_dependency_checks
 from bot.settings import Settings
 
@@ -70,11 +72,15 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
             return
         add_dependency_checks(readiness, deps)
         app = build_http_app(readiness)
+        console.add_routes(app, deps)        # the officials' web console under /console
         # Each messenger adds its webhook route and a start/stop lifecycle to the app;
         # updates are stored before they are acknowledged and answered from there.
-        Messengers(pipeline, settings).install(app, readiness)
+        # One sending limit per platform for chat replies and announcements (replies first),
+        # shared through the database by every process (bot/channels/limits.py).
+        limiter = sending_limiter(deps.db, settings)
+        Messengers(pipeline, settings, gate=limiter).install(app, readiness)
         # Officials' announcements: started after the messengers, stopped before them.
-        start_broadcast_worker(app, settings)
+        start_broadcast_worker(app, settings, limiter)
         # ... all of which wait for the warm-up.
         held = health.HeldBack(app)
 

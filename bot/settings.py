@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels.zalo_bot.settings import ZaloBotSettings
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KNOWLEDGE_DIR = PACKAGE_ROOT / "knowledge" / "sources"
 
@@ -60,16 +62,34 @@ class HttpSettings(BaseModel):
     port: int = Field(8080, ge=1, le=65535)
 
 
-class BroadcastSettings(BaseModel):
-    """Announcements by officials (bot/broadcast): rate limits and the outbox worker.
+class ConsoleSettings(BaseModel):
+    """The officials' web console under /console (console/)."""
 
-    A rate of 0 lifts that limit (benchmarks). Limits are per worker process:
-    with several processes, divide them (CIVICBOT_BROADCAST__TELEGRAM_PER_SECOND).
+    # The address officials open, as seen from outside (the sign-in links start with it).
+    public_url: str = "http://127.0.0.1:8080"
+    # Encrypts the session cookie (32+ characters); unset: a random key kept in <data dir>/console.key.
+    session_secret: SecretStr | None = None
+    login_link_minutes: int = Field(10, ge=1, le=60)
+    session_hours: int = Field(8, ge=1, le=72)
+    # "Secure" cookies need HTTPS; on by default, off for a plain-HTTP test server.
+    secure_cookie: bool = True
+    # Who answers, in published answers: "Giải đáp của <agency>, ngày …".
+    agency: str = "UBND thành phố Hải Phòng"
+
+
+class BroadcastSettings(BaseModel):
+    """Announcements by officials (bot/broadcast): sending limits and the outbox worker.
+
+    The limits are shared by every process sending for the bot (PostgreSQL
+    holds them, see bot/channels/limits.py): set the platform's real limit,
+    whatever the number of workers and replicas.
     """
 
     worker: bool = True                    # run the outbox worker inside `civicbot run`
-    # A stable id lets a restarted process take back its own claimed rows at
-    # once instead of after the lease; never give two live processes the same id.
+    # By default a worker's id is stable across restarts on one host and data
+    # directory (a restart takes back its claimed rows at once) and distinct
+    # between processes running together. Set it only for a special layout;
+    # never give two live processes the same id.
     worker_id: str | None = None
     concurrency: int = Field(8, ge=1, le=256)       # sends in flight per platform and process
     batch_size: int = Field(20, ge=1, le=1000)       # rows claimed per query
@@ -78,12 +98,20 @@ class BroadcastSettings(BaseModel):
     max_attempts: int = Field(5, ge=1)               # timeouts and 5xx, then "failed"
     backoff_base_seconds: float = Field(2.0, ge=0)
     backoff_max_seconds: float = Field(300.0, ge=0)
-    telegram_per_second: float = Field(30.0, ge=0)   # Telegram: ~30 messages/s per bot
-    telegram_burst: int = Field(5, ge=1)
-    telegram_chat_interval_seconds: float = Field(1.0, ge=0)   # and 1 message/s per chat
-    zalo_per_second: float = Field(5.0, ge=0)        # the OA's quota, as agreed with Zalo
-    zalo_burst: int = Field(5, ge=1)
-    zalo_chat_interval_seconds: float = Field(1.0, ge=0)
+    # Messages per second for the whole bot, per platform name (registry names);
+    # unset: the platform's documented limit (Telegram 30, Zalo 5: the OA's
+    # quota as agreed with Zalo). 0 lifts the limit (benchmarks).
+    # CIVICBOT_BROADCAST__RATES='{"zalo": 8}'
+    rates: dict[str, float] = Field(default_factory=dict)
+    # Seconds between two messages to one chat, per platform (default: the registry's).
+    chat_intervals: dict[str, float] = Field(default_factory=dict)
+    # Kept between admitting a message and its reaching the platform, so that
+    # network jitter cannot put one message too many in one of its seconds.
+    limit_margin_seconds: float = Field(0.03, ge=0, le=1)
+    # Zalo followers outside the 7-day window get the announcement as the OA's
+    # promotion message, within the quota Zalo grants the OA (off: reported
+    # as outside the window).
+    zalo_promotion: bool = True
     progress_seconds: float = Field(2.0, gt=0)       # how often the official's progress message changes
     request_timeout_seconds: float = Field(10.0, gt=0)
     max_text_chars: int = Field(1800, ge=100, le=3500)   # fits one Zalo message with header and footer
@@ -144,8 +172,10 @@ class Settings(BaseSettings):
 
     telegram: TelegramSettings = TelegramSettings()
     zalo: ZaloSettings = ZaloSettings()
+    zalo_bot: ZaloBotSettings = ZaloBotSettings()
     http: HttpSettings = HttpSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
+    console: ConsoleSettings = ConsoleSettings()
     quiz: QuizSettings = QuizSettings()
 
     privacy: PrivacySettings = PrivacySettings()

@@ -2,7 +2,7 @@
 
 Steps: the text (a line "Ảnh: https://…" adds a photo) → wards (multi-select,
 paged, or typed by name; "Tất cả") → groups (cư dân / đoàn viên / cán bộ) →
-platform (Telegram / Zalo / both) → preview with the number of recipients →
+platform (each messenger, or all of them) → preview with the number of recipients →
 "Gửi ngay", "Sau 1 giờ", "8:00 sáng mai" or a typed time ("gửi lúc 14:30 25/12",
 Việt Nam time). Also: ``/thongbao ds`` lists recent broadcasts,
 ``/thongbao huy <số>`` (or the "Hủy" button) cancels one; ``/thongbao <nội dung>``
@@ -24,6 +24,7 @@ from dataclasses import replace
 from bot.broadcast import outbox, texts
 from bot.broadcast.outbox import GROUPS, Segment
 from bot.broadcast.schedule import MAX_AHEAD, PRESETS, parse_when, preset_time
+from bot.channels import registry
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
@@ -42,7 +43,7 @@ CANCEL_PREFIX = "tbx"
 WARDS_PER_PAGE = 8
 LIST_LIMIT = 8
 MAX_URL_CHARS = 500
-PLATFORM_CHOICES = {"telegram": ("telegram",), "zalo": ("zalo",), "both": ("telegram", "zalo")}
+ALL_PLATFORMS = "all"
 
 ASK_TEXT = (
     "Bạn gõ nội dung thông báo cần gửi (tối đa {limit} ký tự). Có thể kèm đường link trong bài; "
@@ -86,7 +87,8 @@ _PHOTO_LINE = re.compile(r"^\s*(?:anh|hinh|hinh anh|photo|image)\s*:\s*(\S+)\s*$
 
 async def _is_official(msg: Incoming, deps: Deps) -> bool:
     async with transaction(deps) as session:
-        return await repo.official_role(session, msg.platform, msg.user_id) is not None
+        # A viewer (read-only console account) does not broadcast.
+        return await repo.official_role(session, msg.platform, msg.user_id) in ("official", "admin")
 
 
 # ------------------------------------------------------------------ entry points
@@ -165,9 +167,9 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
                 return in_place([_group_menu(state, NEED_A_GROUP)])
             state["step"] = "platform"
             await _save(msg, deps, state)
-            return [_platform_menu(state)]
-    if step == "platform" and action == "p" and arg in PLATFORM_CHOICES:
-        state["platforms"] = list(PLATFORM_CHOICES[arg])
+            return [_platform_menu(deps, state)]
+    if step == "platform" and action == "p" and (arg == ALL_PLATFORMS or arg in _platforms(deps)):
+        state["platforms"] = list(_platforms(deps)) if arg == ALL_PLATFORMS else [arg]
         state["step"] = "confirm"
         await _save(msg, deps, state)
         return [await _preview(deps, state)]
@@ -209,7 +211,7 @@ async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
     if step == "groups":
         return [_group_menu(state, NEED_A_GROUP)]
     if step == "platform":
-        return [_platform_menu(state)]
+        return [_platform_menu(deps, state)]
     if step in ("confirm", "when"):
         now = deps.clock()
         moment = parse_when(msg.text, now)
@@ -306,12 +308,16 @@ def _group_menu(state: dict, text: str = ASK_GROUPS) -> Reply:
                                               cancel_button(PREFIX, token)])
 
 
-def _platform_menu(state: dict) -> Reply:
-    token = state["token"]
-    return Reply.with_buttons(ASK_PLATFORM, [
-        Button("Telegram", f"{PREFIX}:{token}:p:telegram"), Button("Zalo", f"{PREFIX}:{token}:p:zalo"),
-        Button("Cả hai", f"{PREFIX}:{token}:p:both"),
-    ], [cancel_button(PREFIX, token)])
+def _platforms(deps: Deps) -> tuple[str, ...]:
+    return registry.broadcast_targets(deps.settings)
+
+
+def _platform_menu(deps: Deps, state: dict) -> Reply:
+    token, names = state["token"], _platforms(deps)
+    choices = [Button(registry.label(name), f"{PREFIX}:{token}:p:{name}") for name in names]
+    if len(names) > 1:
+        choices.append(Button("Cả hai" if len(names) == 2 else "Tất cả", f"{PREFIX}:{token}:p:{ALL_PLATFORMS}"))
+    return Reply.with_buttons(ASK_PLATFORM, choices, [cancel_button(PREFIX, token)])
 
 
 def _when_buttons(token: str) -> list[Button]:
@@ -321,7 +327,7 @@ def _when_buttons(token: str) -> list[Button]:
 
 def _segment(deps: Deps, state: dict) -> Segment:
     return Segment(tuple(_chosen_wards(deps, state)), tuple(g for g in GROUPS if g in state.get("groups", [])),
-                   tuple(p for p in outbox.PLATFORMS if p in state.get("platforms", [])) or outbox.PLATFORMS)
+                   tuple(p for p in registry.names() if p in state.get("platforms", [])) or _platforms(deps))
 
 
 async def _preview(deps: Deps, state: dict) -> Reply:

@@ -1,4 +1,4 @@
-"""Official-only views: /thongke (hidden) and the buttons under it.
+"""Official-only views: /thongke and /dangnhap (hidden) and the buttons under it.
 
 Every handler here checks the officials table, server-side, before doing
 anything; button data is never trusted to say who someone is. A resident
@@ -14,7 +14,7 @@ import re
 from bot.deps import Deps
 from bot.messages import Button, Incoming, Reply, short_label
 from bot.router import Router
-from bot.storage import repo, transaction
+from bot.storage import console_repo, repo, transaction
 from bot.storage.sql import LOCAL_UTC_OFFSET
 from bot.storage.stats import collect, format_stats
 from handlers.forms import INVALID_BUTTON
@@ -31,10 +31,21 @@ REFUSAL = (
     "Xin lỗi, chức năng này chỉ dành cho cán bộ phụ trách. "
     "Nếu bạn là cán bộ, bạn vui lòng liên hệ quản trị viên để được cấp quyền."
 )
+VIEWER_REFUSAL = "Tài khoản của bạn chỉ có quyền xem, không đánh dấu được câu hỏi."
 NO_FEEDBACK = "Chưa có góp ý nào."
 NO_UNANSWERED = "Không có câu hỏi nào đang chờ xử lý."
 RESOLVED = "Đã đánh dấu câu hỏi #{id} là đã xử lý."
 NOT_OPEN = "Câu hỏi #{id} không còn trong danh sách chờ (có thể đã được xử lý trước đó)."
+LOGIN_LINK = (
+    "Link đăng nhập trang cán bộ (chỉ dùng một lần, hết hạn sau {minutes} phút):\n{url}\n\n"
+    "Bạn không chuyển link này cho người khác nhé."
+)
+
+LOGIN_IN_GROUP = "Bạn nhắn /dangnhap trong cuộc trò chuyện riêng với bot nhé: link đăng nhập không gửi vào nhóm."
+
+
+def login_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/console/login/{token}"
 
 
 def _menu() -> list[Button]:
@@ -56,11 +67,27 @@ async def show_stats(msg: Incoming, deps: Deps) -> list[Reply]:
     return [Reply.with_buttons(format_stats(stats, top=LIST_LIMIT), _menu())]
 
 
+@router.command("dangnhap", "Đăng nhập trang cán bộ (dành cho cán bộ)", hidden=True)
+async def send_login_link(msg: Incoming, deps: Deps) -> list[Reply]:
+    """A one-time link to the officials' web console, for someone in the officials list."""
+    if msg.chat_id.startswith("-"):          # a Telegram group: the link would be seen by all
+        return [Reply(LOGIN_IN_GROUP)]
+    minutes = deps.settings.console.login_link_minutes
+    async with transaction(deps) as session:
+        officer = await console_repo.officer_by_account(session, msg.platform, msg.user_id)
+        if officer is None:
+            return [Reply(REFUSAL)]
+        token = await console_repo.create_login_link(session, officer.id, deps.clock(), minutes)
+        await console_repo.audit(session, officer.actor, "login_link", deps.clock(), None, "qua tin nhắn")
+    return [Reply(LOGIN_LINK.format(minutes=minutes, url=login_url(deps.settings.console.public_url, token)))]
+
+
 @router.button(PREFIX)
 async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
     """Buttons "adm:fb", "adm:un", "adm:done:<question id>" (officials only)."""
     async with transaction(deps) as session:
-        if await repo.official_role(session, msg.platform, msg.user_id) is None:
+        role = await repo.official_role(session, msg.platform, msg.user_id)
+        if role is None:
             return [Reply(REFUSAL)]
         action = (msg.callback_data or "").partition(":")[2]
         if action == "fb":
@@ -69,6 +96,8 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
             return [_unanswered_list(await repo.open_unanswered(session, LIST_LIMIT))]
         match = re.fullmatch(r"done:([0-9]{1,12})", action)
         if match:
+            if role == "viewer":                 # read-only accounts list, they do not close
+                return [Reply(VIEWER_REFUSAL)]
             question_id = int(match.group(1))
             done = await repo.resolve_unanswered(session, question_id, deps.clock())
             return [Reply((RESOLVED if done else NOT_OPEN).format(id=question_id))]

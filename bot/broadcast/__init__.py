@@ -1,4 +1,4 @@
-"""Announcements by officials: outbox, senders, rate limits, the worker, the CLI.
+"""Announcements by officials: outbox, rate limits, the worker, the CLI.
 
     handlers/broadcast.py (/thongbao) or `civicbot broadcast send`
         → outbox.create_broadcast (a "scheduled" row)

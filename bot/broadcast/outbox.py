@@ -7,9 +7,10 @@ States of a broadcast::
 
 States of an outbox row (one per broadcast and recipient chat)::
 
-    pending ──claim──► sending ──► sent | blocked | out_of_window | failed
+    pending ──claim──► sending ──► sent | blocked | out_of_window | failed | no_quota | not_follower
        ▲                  │
-       └── 429 / 5xx / timeout (next_attempt_at later) ──┘
+       ├── 429 / 5xx / timeout (next_attempt_at later) ──┤
+       └── Zalo -230: again, via the promotion message ──┘  (via = "promotion")
     sending, claim older than the lease (its worker died) ──claim──► sending
     pending (broadcast cancelled) ──► cancelled
 
@@ -45,9 +46,12 @@ from bot.storage.broadcast_models import (
     CANCELLED,
     DONE,
     FAILED,
+    NO_QUOTA,
+    NOT_FOLLOWER,
     OPEN_STATUSES,
     OUT_OF_WINDOW,
     PENDING,
+    PROMOTION,
     RUNNING,
     SCHEDULED,
     SENDING,
@@ -56,10 +60,10 @@ from bot.storage.broadcast_models import (
     Broadcast,
     BroadcastRecipient,
 )
+from bot.channels import registry
 from bot.storage.models import Subscription, SubscriptionGroup, UTCDateTime
 from bot.storage.sql import insert_for
 
-PLATFORMS = ("telegram", "zalo")
 GROUPS = ("cu_dan", "doan_vien", "can_bo")
 ERROR_CHARS = 300
 
@@ -108,11 +112,11 @@ class Segment:
 
     wards: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
-    platforms: tuple[str, ...] = PLATFORMS
+    platforms: tuple[str, ...] = field(default_factory=registry.names)   # every messenger
 
     def __post_init__(self) -> None:
-        if not self.platforms or any(p not in PLATFORMS for p in self.platforms):
-            raise ValueError(f"platforms must be among {PLATFORMS}")
+        if not self.platforms or any(p not in registry.names() for p in self.platforms):
+            raise ValueError(f"platforms must be among {registry.names()}")
         if any(g not in GROUPS for g in self.groups):
             raise ValueError(f"groups must be among {GROUPS}")
 
@@ -122,7 +126,7 @@ class Segment:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Segment":
         return cls(tuple(data.get("wards") or ()), tuple(data.get("groups") or ()),
-                   tuple(data.get("platforms") or PLATFORMS))
+                   tuple(data.get("platforms") or registry.names()))
 
 
 def _recipients(segment: Segment):
@@ -157,16 +161,23 @@ class Counts:
     blocked: int = 0
     out_of_window: int = 0
     cancelled: int = 0
+    no_quota: int = 0                  # Zalo, outside the window: the OA's promotion quota was used up
+    not_follower: int = 0              # Zalo, outside the window: not a follower, no promotion possible
+    promoted: int = 0                  # of ``sent``: through Zalo's promotion message
+    # Rows whose message may have arrived more than once: an attempt reached the
+    # platform without a verdict (5xx, timeout) and was tried again. Bot APIs
+    # cannot tell "delivered, then 500" from "not delivered".
+    possible_duplicates: int = 0
 
     @property
     def total(self) -> int:
         return (self.pending + self.sending + self.sent + self.failed + self.blocked
-                + self.out_of_window + self.cancelled)
+                + self.out_of_window + self.cancelled + self.no_quota + self.not_follower)
 
     @property
     def processed(self) -> int:
         """Rows with a final verdict from the platform."""
-        return self.sent + self.failed + self.blocked + self.out_of_window
+        return self.sent + self.failed + self.blocked + self.out_of_window + self.no_quota + self.not_follower
 
 
 async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
@@ -174,10 +185,16 @@ async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
         select(R.status, func.count()).where(R.broadcast_id == broadcast_id).group_by(R.status)
     )).all()
     by_status = {status: n for status, n in rows}
+    uncertain = await session.scalar(select(func.count()).select_from(R).where(
+        R.broadcast_id == broadcast_id, R.status == SENT, R.maybe_delivered > 0)) or 0
+    promoted = await session.scalar(select(func.count()).select_from(R).where(
+        R.broadcast_id == broadcast_id, R.status == SENT, R.via == PROMOTION)) or 0
     return Counts(
         pending=by_status.get(PENDING, 0), sending=by_status.get(SENDING, 0), sent=by_status.get(SENT, 0),
         failed=by_status.get(FAILED, 0), blocked=by_status.get(BLOCKED, 0),
         out_of_window=by_status.get(OUT_OF_WINDOW, 0), cancelled=by_status.get(SKIPPED, 0),
+        no_quota=by_status.get(NO_QUOTA, 0), not_follower=by_status.get(NOT_FOLLOWER, 0),
+        possible_duplicates=uncertain, promoted=promoted,
     )
 
 
@@ -200,12 +217,45 @@ async def create_broadcast(session: AsyncSession, *, text: str, segment: Segment
 CANCELLED_NOW, ALREADY_OVER, NOT_FOUND = "cancelled", "over", "not_found"
 
 
-async def cancel_broadcast(session: AsyncSession, broadcast_id: int, by: str, now: datetime) -> str:
-    """Cancel a scheduled or running broadcast: rows not yet sent are never sent.
+# The lock that makes "cancel" mean stop (PostgreSQL): each send holds it
+# shared from its last status check until the platform answered; a cancel
+# takes it exclusively, so it waits for the sends in flight (they are counted)
+# and every later check sees the broadcast cancelled.
+SEND_GATE_CLASS = 0x0B0C
 
-    A message already in flight when the cancel commits still goes out (at
-    most one per worker lane) and is counted.
+
+@asynccontextmanager
+async def send_gate(sessions: Sessions, broadcast_id: int) -> AsyncIterator[bool]:
+    """Around one attempt: yields whether the broadcast still runs, checked now.
+
+    PostgreSQL: under the shared lock (held until the block ends). SQLite has
+    no such lock, and there the check is a fresh read right before the attempt:
+    a cancel committed in the instant between the read and the request can
+    still see that one message go out (at most one per lane).
     """
+    engine: AsyncEngine = sessions.kw["bind"]
+    running = select(B.status).where(B.id == broadcast_id)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(select(func.pg_advisory_xact_lock_shared(SEND_GATE_CLASS, broadcast_id)))
+            yield await conn.scalar(running) == RUNNING
+    else:
+        async with engine.connect() as conn:
+            status = await conn.scalar(running)
+            await conn.rollback()
+        yield status == RUNNING
+
+
+async def cancel_broadcast(session: AsyncSession, broadcast_id: int, by: str, now: datetime) -> str:
+    """Cancel a scheduled or running broadcast: once this returns (and the
+    caller's transaction commits), no new message of it starts.
+
+    On PostgreSQL this waits for the messages already in flight (at most one
+    per worker lane, bounded by the HTTP timeout); they are counted in the
+    report. The lock is held until the caller commits.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(SEND_GATE_CLASS, broadcast_id)))
     result = await session.execute(
         update(B).where(B.id == broadcast_id, B.status.in_((SCHEDULED, RUNNING)))
         .values(status=CANCELLED, finished_at=now, cancelled_by=by[:100])
@@ -242,6 +292,7 @@ class Claimed:
     chat_id: str
     resident_id: int | None
     attempts: int
+    via: str | None = None             # "promotion": the next attempt goes through Zalo's promotion message
 
 
 async def due_broadcasts(sessions: Sessions, now: datetime) -> list[int]:
@@ -305,7 +356,7 @@ async def claim(sessions: Sessions, worker_id: str, platforms: Sequence[str], li
     """
     stale_before = now - lease
     condition = _claimable(platforms, now, stale_before, worker_id if own_stale else None)
-    returning = (T.c.id, T.c.broadcast_id, T.c.platform, T.c.chat_id, T.c.resident_id, T.c.attempts)
+    returning = (T.c.id, T.c.broadcast_id, T.c.platform, T.c.chat_id, T.c.resident_id, T.c.attempts, T.c.via)
     claimed = {"status": SENDING, "claimed_by": worker_id, "claimed_at": now}
     async with _conn(sessions) as conn:
         if conn.dialect.name == "postgresql":
@@ -334,9 +385,13 @@ _MARK_FINAL = update(T).where(_ROW).values(
     status=bindparam("new_status"), attempts=T.c.attempts + 1, claimed_by=None, last_error=bindparam("error"))
 _MARK_RETRY = update(T).where(_ROW).values(
     status=bindparam("new_status"), attempts=bindparam("b_attempts"), next_attempt_at=bindparam("next_at"),
-    claimed_by=None, claimed_at=None, last_error=bindparam("error"))
+    claimed_by=None, claimed_at=None, last_error=bindparam("error"),
+    maybe_delivered=T.c.maybe_delivered + bindparam("b_uncertain"))
 _POSTPONE = update(T).where(_ROW).values(
     status=PENDING, claimed_by=None, claimed_at=None, next_attempt_at=bindparam("next_at"))
+_TO_PROMOTION = update(T).where(_ROW).values(
+    status=PENDING, via=PROMOTION, claimed_by=None, claimed_at=None, next_attempt_at=bindparam("next_at"),
+    last_error=bindparam("error"))
 _UNSUBSCRIBE = update(Subscription.__table__).where(
     Subscription.__table__.c.platform == bindparam("b_platform"),
     Subscription.__table__.c.chat_id == bindparam("b_chat_id"),
@@ -372,6 +427,14 @@ async def postpone(sessions: Sessions, worker_id: str, row_id: int, until: datet
         return result.rowcount == 1
 
 
+async def to_promotion(sessions: Sessions, worker_id: str, row_id: int, error: str, now: datetime) -> bool:
+    """Zalo said -230 (outside the 7-day window): due again at once, via the promotion message."""
+    async with _conn(sessions) as conn:
+        result = await conn.execute(_TO_PROMOTION, {"row_id": row_id, "worker": worker_id, "next_at": now,
+                                                    "error": error[:ERROR_CHARS]})
+        return result.rowcount == 1
+
+
 async def mark_sent(sessions: Sessions, worker_id: str, row: Claimed, now: datetime) -> bool:
     """Record a delivery, in its own transaction right after the platform said ok.
 
@@ -397,9 +460,11 @@ async def mark_final(sessions: Sessions, worker_id: str, row: Claimed, status: s
 
 
 async def mark_retry(sessions: Sessions, worker_id: str, row: Claimed, *, error: str, next_at: datetime,
-                     count_attempt: bool, max_attempts: int) -> str:
+                     count_attempt: bool, max_attempts: int, maybe_delivered: bool = False) -> str:
     """Back to pending, due at ``next_at``; or failed once the attempts are used up.
 
+    ``maybe_delivered``: the attempt reached the platform without a verdict;
+    counted on the row (a later delivery may be a second copy).
     Returns the row's new status ("" when the row was no longer ours).
     """
     attempts = row.attempts + (1 if count_attempt else 0)
@@ -407,7 +472,7 @@ async def mark_retry(sessions: Sessions, worker_id: str, row: Claimed, *, error:
     async with _conn(sessions) as conn:
         result = await conn.execute(_MARK_RETRY, {
             "row_id": row.id, "worker": worker_id, "new_status": status, "b_attempts": attempts,
-            "next_at": next_at, "error": error[:ERROR_CHARS]})
+            "next_at": next_at, "error": error[:ERROR_CHARS], "b_uncertain": int(maybe_delivered)})
         return status if result.rowcount == 1 else ""
 
 

@@ -1,4 +1,18 @@
-"""Wiring: a broadcast worker with its database engine, HTTP session and senders.
+"""Broadcasts as a service: what officials' tools call, and the worker's wiring.
+
+For the tools that compose, send and cancel (the /thongbao dialog, the CLI,
+the officials' web console), all on the caller's `AsyncSession`:
+
+    count_recipients(session, segment) -> int          the preview's figure
+    create_broadcast(session, text=, segment=, created_by=, scheduled_at=, now=,
+                     photo_url=None, report_platform=None, report_chat_id=None) -> Broadcast
+                                                        "send" = create it due now; the worker sends
+    cancel_broadcast(session, id, by, now) -> CANCELLED_NOW | ALREADY_OVER | NOT_FOUND
+                                                        once committed, no new message of it starts
+    get_broadcast(session, id), counts(session, id) -> Counts, list_broadcasts(session, limit)
+    Segment(wards, groups, platforms)                  platforms: registry names (bot/channels/registry.py)
+
+The worker:
 
     async with open_worker(settings) as worker:      # standalone / tests
         await worker.run()
@@ -15,21 +29,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from bot.broadcast.senders import Notifier, Sender, TelegramBotApi, ZaloSender
+from bot.broadcast.outbox import (  # the service API, see above
+    ALREADY_OVER,
+    CANCELLED_NOW,
+    NOT_FOUND,
+    Counts,
+    Segment,
+    cancel_broadcast,
+    count_recipients,
+    counts,
+    create_broadcast,
+    get_broadcast,
+    list_broadcasts,
+)
 from bot.broadcast.worker import BroadcastWorker
+from bot.channels import registry
+from bot.channels.base import Channel
+from bot.channels.limits import RateLimiter
 from bot.settings import Settings
 from bot.storage import Database
 
-log = logging.getLogger(__name__)
+__all__ = [
+    # for officials' tools
+    "ALREADY_OVER", "CANCELLED_NOW", "NOT_FOUND", "Counts", "Segment", "cancel_broadcast", "count_recipients",
+    "counts", "create_broadcast", "get_broadcast", "list_broadcasts",
+    # the worker
+    "BROADCAST_WORKER", "open_worker", "open_worker_database", "start_broadcast_worker",
+    "worker_identity",
+]
 
+log = logging.getLogger(__name__)
+WORKER_SLOTS = 64
 
 
 class WorkerHandle:
@@ -49,49 +92,81 @@ def open_worker_database(settings: Settings) -> Database:
     return Database.from_url(url, pool_size=min(lanes + 4, 20), max_overflow=10)
 
 
-def zalo_configured(settings: Settings) -> bool:
-    z = settings.zalo
-    return bool(z.app_id) and (z.access_token is not None or z.refresh_token is not None)
+@contextlib.contextmanager
+def worker_identity(settings: Settings) -> Iterator[str]:
+    """The worker's id: the configured one, else ``host:<data dir>:<n>``.
+
+    ``n`` is the first slot whose lock file (in the data directory) no live
+    process holds, so the id is the same after a restart (kill -9 included:
+    the kernel drops the lock with the process) and a restarted worker takes
+    back its own claimed rows at once, while two processes running together
+    on one host never share an id.
+    """
+    if settings.broadcast.worker_id:
+        yield settings.broadcast.worker_id
+        return
+    directory = Path(settings.data_dir) / "broadcast-workers"
+    directory.mkdir(parents=True, exist_ok=True)
+    place = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
+    for slot in range(WORKER_SLOTS):
+        handle = open(directory / f"{slot}.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield f"{socket.gethostname()}:{place}:{slot}"
+        finally:
+            handle.close()                          # releases the lock
+        return
+    yield f"{socket.gethostname()}:{os.getpid()}"   # more live workers than slots: not stable
 
 
 @contextlib.asynccontextmanager
-async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = None, zalo_client=None,
-                      worker_id: str | None = None, db: Database | None = None) -> AsyncIterator[BroadcastWorker]:
-    """A worker for the platforms that are configured (and in ``platforms``, if given)."""
-    wanted = set(platforms or ("telegram", "zalo"))
-    own_db = db is None
-    db = db or open_worker_database(settings)
-    connections = settings.broadcast.concurrency * 2 + 8
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections, limit_per_host=connections))
-    try:
-        senders: dict[str, Sender] = {}
-        notifiers: dict[str, Notifier] = {}
-        if "telegram" in wanted and settings.telegram.enabled:
-            api = TelegramBotApi(settings.telegram.token.get_secret_value(), settings.telegram.base_url,
-                                 session, settings.broadcast.request_timeout_seconds)
-            senders["telegram"] = notifiers["telegram"] = api
-        if "zalo" in wanted and (zalo_client is not None or zalo_configured(settings)):
-            if zalo_client is None:
-                from bot.channels.zalo.api import ZaloClient, default_token_store
+async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = None,
+                      channels: Mapping[str, Channel] | None = None, worker_id: str | None = None,
+                      db: Database | None = None, limiter: RateLimiter | None = None) -> AsyncIterator[BroadcastWorker]:
+    """A worker for the configured platforms (those in ``platforms``, if given).
 
-                zalo_client = ZaloClient(settings.zalo, session, default_token_store(settings.data_dir),
-                                         timeout=settings.broadcast.request_timeout_seconds)
-                await zalo_client.start()
-            senders["zalo"] = notifiers["zalo"] = ZaloSender(zalo_client)
-        if not senders:
-            raise RuntimeError("no messenger configured for broadcasts (Telegram token or Zalo OA)")
-        yield BroadcastWorker(db, settings.broadcast, senders, notifiers, worker_id=worker_id)
-    finally:
-        await session.close()
-        if own_db:
-            await db.dispose()
+    ``channels``: the running bot's (`civicbot run`: one client per platform,
+    one lock on Zalo's single-use refresh token); else the worker opens its own
+    (bot.channels.messengers.open_channels). ``limiter``: the process's shared
+    limiter, when chat replies in this process use one (on SQLite the window
+    lives in memory, so replies and broadcasts of one process share the
+    instance); else the worker's own.
+    """
+    from bot.channels.messengers import open_channels
+
+    wanted = tuple(platforms or registry.names())
+    async with contextlib.AsyncExitStack() as stack:
+        if db is None:
+            db = open_worker_database(settings)
+            stack.push_async_callback(db.dispose)
+        if channels is None:
+            channels = await stack.enter_async_context(open_channels(settings, db, wanted))
+        channels = {name: channel for name, channel in channels.items() if name in wanted}
+        if not channels:
+            raise RuntimeError("no messenger configured for broadcasts")
+        promotion = None
+        zalo_client = getattr(channels.get("zalo"), "client", None)
+        if zalo_client is not None and settings.broadcast.zalo_promotion:
+            from bot.broadcast.zalo_promotion import ZaloPromotionSender
+
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            promotion = ZaloPromotionSender(zalo_client, session, settings.zalo.api_base_url,
+                                            settings.broadcast.request_timeout_seconds)
+        identity = stack.enter_context(worker_identity(settings) if worker_id is None
+                                       else contextlib.nullcontext(worker_id))
+        yield BroadcastWorker(db, settings.broadcast, channels, worker_id=identity, promotion=promotion,
+                              limiter=limiter)
 
 
-def start_broadcast_worker(app: web.Application, settings: Settings) -> None:
+def start_broadcast_worker(app: web.Application, settings: Settings, limiter: RateLimiter | None = None) -> None:
     """Run the worker with the HTTP app: started after the messengers, stopped before them.
 
-    Zalo sends through the adapter's own client, so one lock guards the
-    single-use refresh token.
+    It sends through the messengers' own channels (one client per platform)
+    and shares the chat replies' ``limiter``: replies first, one limit.
     """
     if not settings.broadcast.worker:
         return
@@ -101,11 +176,10 @@ def start_broadcast_worker(app: web.Application, settings: Settings) -> None:
         from bot.channels.messengers import MESSENGERS
 
         messengers = app.get(MESSENGERS)
-        zalo = messengers.channels.get("zalo") if messengers is not None else None
+        channels = messengers.channels if messengers is not None else None
         async with contextlib.AsyncExitStack() as stack:
             try:
-                worker = await stack.enter_async_context(
-                    open_worker(settings, zalo_client=zalo.client if zalo is not None else None))
+                worker = await stack.enter_async_context(open_worker(settings, channels=channels, limiter=limiter))
             except RuntimeError as exc:
                 log.warning("broadcast worker not started: %s", exc)
                 yield

@@ -38,8 +38,15 @@ Other guarantees
   over does not race it.
 * On a clean stop (SIGTERM), lanes finish the message in hand, and claimed
   rows not yet sent go back to ``pending`` at once.
-* Cancelling takes effect within one housekeeping tick: rows already
-  claimed are checked against the cancelled set before each send.
+* Cancel means stop: right before each attempt the lane checks that the
+  broadcast still runs, under a shared lock that `outbox.cancel_broadcast`
+  takes exclusively (PostgreSQL), so once a cancel has returned no new send
+  starts; sends already in flight finish and are counted in the report.
+* The rate limits are one per platform for all processes
+  (`bot.channels.limits`): replies to residents go first.
+* Possible duplicates are counted: an attempt that reached the platform
+  without a verdict (5xx, timeout: `Delivery.maybe_delivered`) and was
+  tried again is recorded on the row and shown in the report.
 """
 
 from __future__ import annotations
@@ -47,10 +54,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,36 +64,46 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from bot.broadcast import outbox, texts
+from bot.broadcast import outbox, texts, zalo_promotion
 from bot.broadcast.outbox import Claimed
-from bot.broadcast.ratelimit import PlatformLimiter, PlatformLimits
-from bot.broadcast.senders import Announcement, Kind, Notifier, Outcome, Sender
-from bot.messages import utcnow
+from bot.channels.base import Channel
+from bot.channels.delivery import Delivery, Outcome
+from bot.channels.limits import Priority, RateLimiter, default_rates, limiter_for
+from bot.messages import Reply, utcnow
 from bot.settings import BroadcastSettings
 from bot.storage import Database
 from bot.storage.broadcast_models import (
-    BLOCKED, CANCELLED, FAILED, OUT_OF_WINDOW, SKIPPED, Broadcast,
+    BLOCKED, CANCELLED, FAILED, NO_QUOTA, NOT_FOLLOWER, OUT_OF_WINDOW, PROMOTION, SKIPPED, Broadcast,
 )
+from bot.storage.sql import LOCAL_UTC_OFFSET
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MILESTONES = (25, 50, 75)            # Zalo cannot edit: a new message at these percentages
 RECORD_RETRY_SECONDS = 0.5
-PAUSE_HANDBACK_SECONDS = 0.25    # a wait longer than this gives the row back instead of holding a lane
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+PAUSE_HANDBACK_SECONDS = 2.0     # a wait longer than this gives the row back instead of holding a lane
+NOTICE_ATTEMPTS = 3
+NOTICE_MAX_WAIT = 5.0
+# Telegram's flood control answers 429 to everything; one chat's limit answers
+# it to that chat. When this many of the last WINDOW answers are 429s the
+# whole platform waits: at a 5% background rate of 429s that happens about
+# once in 40,000 429s, while a real flood trips it within 8 answers.
+WINDOW = 20
+GLOBAL_429S = 8
 
 
 @dataclass
 class WorkerStats:
     sent: int = 0
+    maybe_delivered: int = 0           # attempts without a verdict that were tried again
     rate_limited: int = 0
     transient: int = 0
     blocked: int = 0
     out_of_window: int = 0
+    no_quota: int = 0
+    not_follower: int = 0
+    promoted: int = 0
     failed: int = 0
     lost_lease: int = 0
     started: list[int] = field(default_factory=list)
@@ -95,26 +111,33 @@ class WorkerStats:
 
 
 class BroadcastWorker:
-    def __init__(self, db: Database, settings: BroadcastSettings, senders: dict[str, Sender],
-                 notifiers: dict[str, Notifier] | None = None, *, worker_id: str | None = None,
+    def __init__(self, db: Database, settings: BroadcastSettings, channels: dict[str, Channel], *,
+                 worker_id: str, limiter: RateLimiter | None = None, promotion: Channel | None = None,
                  clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None):
-        if not senders:
-            raise ValueError("a broadcast worker needs at least one platform sender")
+        if not channels:
+            raise ValueError("a broadcast worker needs at least one platform channel")
         self.db = db
         self.settings = settings
-        self.senders = senders
-        self.notifiers = notifiers if notifiers is not None else {}
-        self.worker_id = (worker_id or settings.worker_id or default_worker_id())[:100]
+        self.channels = channels              # also carry progress and reports to officials
+        # Zalo's promotion message, for followers outside the 7-day window (None: not used).
+        self.promotion = promotion
+        self._quota_used_up_on = None         # the day (Việt Nam) Zalo said -211: no more promotions
+        self.worker_id = worker_id[:100]
         self.clock = clock
         self.rng = rng or random.Random()
-        self.platforms = sorted(senders)
+        self.platforms = sorted(channels)
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self.limiters = {p: PlatformLimiter(self._limits(p)) for p in self.platforms}
+        self.limiter = limiter or limiter_for(db, default_rates(settings.rates, settings.chat_intervals),
+                                              settings.limit_margin_seconds)
+        self._recent_429s = {p: deque(maxlen=WINDOW) for p in self.platforms}   # True: a 429
         self.stats = WorkerStats()
         # Each platform has its own queue, feeder and lanes: a paused or slow
         # platform (Zalo's quota, a Telegram flood wait) never holds the other's lanes.
         self._queues: dict[str, asyncio.Queue[Claimed]] = {p: asyncio.Queue() for p in self.platforms}
-        self._messages: dict[int, Announcement] = {}
+        self._messages: dict[int, Reply] = {}
+        # Direct messages (an official's answer to one resident) are never sent as Zalo
+        # promotions: outside the 7-day window they end "out_of_window", shown to the official.
+        self._direct: set[int] = set()
         self._cancelled: set[int] = set()
         self._last_progress: dict[int, str] = {}
         self._in_hand: set[int] = set()       # claimed rows a lane is working on
@@ -124,12 +147,6 @@ class BroadcastWorker:
         self._first_claim = {p: True for p in self.platforms}
         self._tasks: list[asyncio.Task] = []
         self._lanes: list[asyncio.Task] = []
-
-    def _limits(self, platform: str) -> PlatformLimits:
-        s = self.settings
-        if platform == "telegram":
-            return PlatformLimits(s.telegram_per_second, s.telegram_burst, s.telegram_chat_interval_seconds)
-        return PlatformLimits(s.zalo_per_second, s.zalo_burst, s.zalo_chat_interval_seconds)
 
     @property
     def sessions(self):
@@ -187,13 +204,14 @@ class BroadcastWorker:
 
     async def _feeder(self, platform: str) -> None:
         """Keep about two batches of ``platform``'s rows claimed ahead of its lanes."""
-        batch, queue, limiter = self.settings.batch_size, self._queues[platform], self.limiters[platform]
+        batch, queue = self.settings.batch_size, self._queues[platform]
         while not self._stop.is_set():
             if queue.qsize() >= batch:
                 await self._sleep_stop(0.05)
                 continue
-            if not self._lease_fresh() or limiter.paused_for > PAUSE_HANDBACK_SECONDS:
-                await self._sleep_stop(max(self.settings.poll_seconds, min(limiter.paused_for, 5.0)))
+            paused_for = await self._paused_for(platform)
+            if not self._lease_fresh() or paused_for > PAUSE_HANDBACK_SECONDS:
+                await self._sleep_stop(max(self.settings.poll_seconds, min(paused_for, 5.0)))
                 continue
             try:
                 rows = await outbox.claim(self.sessions, self.worker_id, [platform], batch,
@@ -207,6 +225,13 @@ class BroadcastWorker:
                 queue.put_nowait(row)
             if not rows:
                 await self._sleep_or_wake(self.settings.poll_seconds)
+
+    async def _paused_for(self, platform: str) -> float:
+        try:
+            return await self.limiter.paused_for(platform)
+        except Exception:
+            log.exception("broadcast: reading the %s pause failed", platform)
+            return 0.0
 
     async def _sleep_or_wake(self, seconds: float) -> None:
         self._wake.clear()
@@ -262,61 +287,107 @@ class BroadcastWorker:
             return
         message = await self._message(row.broadcast_id)
         if message is None or row.broadcast_id in self._cancelled:
-            await self._record(outbox.mark_final, self.sessions, self.worker_id, row, SKIPPED,
-                               "broadcast cancelled", self.clock())
+            await self._skip(row)
             return
-        limiter = self.limiters[row.platform]
-        wait = max(limiter.chat_wait(row.chat_id), limiter.paused_for)
-        if wait > PAUSE_HANDBACK_SECONDS:
+        promoted = row.via == PROMOTION
+        if promoted and (self.promotion is None or self._quota_used_up()):
+            await self._record(outbox.mark_final, self.sessions, self.worker_id, row, NO_QUOTA,
+                               "the OA's promotion quota is used up", self.clock())
+            self.stats.no_quota += 1
+            return
+        channel = self.promotion if promoted else self.channels[row.platform]
+        wait, delivery = 0.0, None
+        # The check that the broadcast still runs, the limiter's admission and the
+        # request follow each other closely: the admission moment is the moment
+        # the request leaves, which is what the platform's window counts.
+        async with outbox.send_gate(self.sessions, row.broadcast_id) as running:
+            if running:
+                wait = await self.limiter.acquire(row.platform, row.chat_id, Priority.BROADCAST,
+                                                  max_wait=PAUSE_HANDBACK_SECONDS)
+                if wait == 0 and not self._stop.is_set() and self._lease_fresh():
+                    delivery = await channel.send(row.chat_id, message)
+        if not running:                          # cancelled: checked right before the attempt
+            self._cancelled.add(row.broadcast_id)
+            await self._skip(row)
+        elif wait > 0:
             # This chat (a 429, or another broadcast just wrote to it) or the whole
-            # platform must wait: hand the row back rather than hold a lane.
+            # platform must wait long: hand the row back rather than hold a lane.
             await self._record(outbox.postpone, self.sessions, self.worker_id, row.id,
                                self.clock() + timedelta(seconds=wait))
-            return
-        if wait > 0:
-            await asyncio.sleep(wait)
-        await limiter.acquire(row.chat_id)
-        if self._stop.is_set() or row.broadcast_id in self._cancelled or not self._lease_fresh():
-            limiter.not_delivered()                  # given back (or cancelled, if the broadcast is)
+        elif delivery is None:                   # stopping, or our lease is in doubt
             await self._record(outbox.release, self.sessions, self.worker_id, [row.id])
-            return
-        outcome = await self.senders[row.platform].send(row.chat_id, message)
-        await self._settle(row, outcome, limiter)
+        else:
+            await self._settle(row, delivery)
 
-    async def _settle(self, row: Claimed, outcome: Outcome, limiter: PlatformLimiter) -> None:
+    async def _skip(self, row: Claimed) -> None:
+        await self._record(outbox.mark_final, self.sessions, self.worker_id, row, SKIPPED,
+                           "broadcast cancelled", self.clock())
+
+    def _today(self):
+        return (self.clock() + LOCAL_UTC_OFFSET).date()
+
+    def _quota_used_up(self) -> bool:
+        return self._quota_used_up_on == self._today()
+
+    def _flood(self, platform: str, rate_limited: bool) -> bool:
+        """Record one answer; True when the 429s look platform-wide."""
+        recent = self._recent_429s[platform]
+        recent.append(rate_limited)
+        if sum(recent) >= GLOBAL_429S:
+            recent.clear()
+            return True
+        return False
+
+    async def _settle(self, row: Claimed, delivery: Delivery) -> None:
         now = self.clock()
         s = self.settings
-        if outcome.kind is Kind.SENT:
-            limiter.delivered()
+        outcome = delivery.outcome
+        flooded = self._flood(row.platform, outcome is Outcome.RETRY_AFTER)
+        if outcome is Outcome.DELIVERED:
             if await self._record(outbox.mark_sent, self.sessions, self.worker_id, row, now):
                 self.stats.sent += 1
+                self.stats.promoted += row.via == PROMOTION
             else:
                 self.stats.lost_lease += 1
                 log.warning("broadcast row %s was sent after its lease passed to another worker; "
                             "the recipient may get it twice", row.id)
             return
-        if outcome.kind is Kind.RETRY_AFTER:
-            wait = outcome.retry_after or 1.0
+        if outcome is Outcome.RETRY_AFTER:
+            wait = delivery.retry_after or 1.0
             self.stats.rate_limited += 1
-            if limiter.rate_limited(row.chat_id, wait, outcome.platform_wide):
+            platform_wide = delivery.platform_wide or flooded
+            if platform_wide:
                 log.warning("broadcast: %s rate limit looks global, pausing %.1fs", row.platform, wait)
+            await self.limiter.penalize(row.platform, row.chat_id, wait, platform_wide)
             await self._record(outbox.mark_retry, self.sessions, self.worker_id, row,
-                               error=outcome.detail, next_at=now + timedelta(seconds=wait),
+                               error=delivery.detail, next_at=now + timedelta(seconds=wait),
                                count_attempt=False, max_attempts=s.max_attempts)
             return
-        if outcome.kind is Kind.TRANSIENT:
-            limiter.not_delivered()
+        if outcome is Outcome.TRANSIENT:
             self.stats.transient += 1
+            self.stats.maybe_delivered += delivery.maybe_delivered
             delay = outbox.backoff(row.attempts + 1, s.backoff_base_seconds, s.backoff_max_seconds, self.rng)
             status = await self._record(outbox.mark_retry, self.sessions, self.worker_id, row,
-                                        error=outcome.detail, next_at=now + timedelta(seconds=delay),
-                                        count_attempt=True, max_attempts=s.max_attempts)
+                                        error=delivery.detail, next_at=now + timedelta(seconds=delay),
+                                        count_attempt=True, max_attempts=s.max_attempts,
+                                        maybe_delivered=delivery.maybe_delivered)
             if status == FAILED:
                 self.stats.failed += 1
             return
-        status = {Kind.BLOCKED: BLOCKED, Kind.OUT_OF_WINDOW: OUT_OF_WINDOW}.get(outcome.kind, FAILED)
+        promotable = self.promotion is not None and row.broadcast_id not in self._direct
+        if outcome is Outcome.OUTSIDE_WINDOW and promotable and row.via is None and not self._quota_used_up():
+            await self._record(outbox.to_promotion, self.sessions, self.worker_id, row.id, delivery.detail, now)
+            return
+        status = {Outcome.BLOCKED: BLOCKED, Outcome.OUTSIDE_WINDOW: OUT_OF_WINDOW}.get(outcome, FAILED)
+        if outcome is Outcome.OUTSIDE_WINDOW and promotable:
+            status = NO_QUOTA                    # the promotion message would have been next
+        if row.via == PROMOTION and delivery.detail.startswith(zalo_promotion.QUOTA):
+            self._quota_used_up_on = self._today()
+            status = NO_QUOTA
+        elif row.via == PROMOTION and delivery.detail.startswith(zalo_promotion.NOT_FOLLOWER):
+            status = NOT_FOLLOWER
         setattr(self.stats, status, getattr(self.stats, status) + 1)
-        await self._record(outbox.mark_final, self.sessions, self.worker_id, row, status, outcome.detail, now)
+        await self._record(outbox.mark_final, self.sessions, self.worker_id, row, status, delivery.detail, now)
 
     async def _record(self, fn: Callable[..., Awaitable[T]], *args, **kwargs) -> T:
         """Write an outcome, retrying through database hiccups: it must not be lost."""
@@ -331,17 +402,22 @@ class BroadcastWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _message(self, broadcast_id: int) -> Announcement | None:
+    async def _message(self, broadcast_id: int) -> Reply | None:
         message = self._messages.get(broadcast_id)
         if message is None:
             async with self.sessions.begin() as session:
                 row = (await session.execute(
-                    select(Broadcast.text, Broadcast.photo_url).where(Broadcast.id == broadcast_id)
+                    select(Broadcast.text, Broadcast.photo_url, Broadcast.segment).where(Broadcast.id == broadcast_id)
                 )).one_or_none()
             if row is None:
                 return None
-            message = self._messages[broadcast_id] = Announcement(texts.announcement_text(row.text),
-                                                                  row.photo_url)
+            # A direct message (an official's answer to one resident, from the console) goes
+            # as written; an announcement gets its header and unsubscribe footer.
+            direct = bool((row.segment or {}).get("direct"))
+            if direct:
+                self._direct.add(broadcast_id)
+            text = row.text if direct else texts.announcement_text(row.text)
+            message = self._messages[broadcast_id] = Reply(text, preview_url=row.photo_url)
         return message
 
     # ------------------------------------------------------------ housekeeping
@@ -379,11 +455,11 @@ class BroadcastWorker:
                 await self._progress(broadcast_id)
         await outbox.settle_cancelled(self.sessions, self.clock(), self.lease)
         while (job := await outbox.claim_report(self.sessions, self.clock(), self.lease,
-                                                 list(self.notifiers))) is not None:
+                                                 self.platforms)) is not None:
             await self._send_report(job)
         still_running = await outbox.running_broadcasts(self.sessions)
         return (bool(still_running) or bool(await outbox.due_broadcasts(self.sessions, self.clock()))
-                or await outbox.report_owed(self.sessions, list(self.notifiers)))
+                or await outbox.report_owed(self.sessions, self.platforms))
 
     async def _refresh_cancelled(self) -> None:
         known = list(self._messages)
@@ -396,71 +472,95 @@ class BroadcastWorker:
 
     # -- messages to the official
 
-    async def _notice(self, platform: str | None) -> Notifier | None:
-        notifier = self.notifiers.get(platform or "")
-        if notifier is not None:
-            limiter = self.limiters.get(platform or "")
-            if limiter is not None:
-                await limiter.acquire()
-        return notifier
+    async def _post(self, platform: str | None, chat_id: str, text: str) -> str | None:
+        """A message to the official; its id (for edits), "" without one, None when it did not go out."""
+        delivery = await self._notice(platform, chat_id, lambda channel: channel.send(chat_id, Reply(text)))
+        if delivery is None or not delivery.delivered:
+            return None
+        return delivery.message_ids[0] if delivery.message_ids else ""
+
+    async def _edit(self, platform: str | None, chat_id: str, message_id: str, text: str) -> bool:
+        delivery = await self._notice(platform, chat_id,
+                                      lambda channel: channel.edit(chat_id, message_id, Reply(text)))
+        return delivery is not None and delivery.delivered
+
+    def _can_edit(self, platform: str | None) -> bool:
+        channel = self.channels.get(platform or "")
+        return channel is not None and channel.limits.can_edit
+
+    async def _notice(self, platform: str | None, chat_id: str,
+                      attempt: Callable[[Channel], Awaitable[Delivery]]) -> Delivery | None:
+        """A few quick retries: a lost progress line is no tragedy, a lost report is.
+        Notices are answers to an official: they go first, like replies."""
+        channel = self.channels.get(platform or "")
+        if channel is None:
+            return None
+        delivery = None
+        for number in range(1, NOTICE_ATTEMPTS + 1):
+            wait = await self.limiter.acquire(channel.platform, chat_id, Priority.REPLY, max_wait=NOTICE_MAX_WAIT)
+            delivery = await attempt(channel) if wait == 0 else \
+                Delivery(Outcome.RETRY_AFTER, retry_after=wait, detail="the platform is paused")
+            if not delivery.retryable or number == NOTICE_ATTEMPTS:
+                break
+            await asyncio.sleep(min(delivery.retry_after or 0.5 * number, NOTICE_MAX_WAIT))
+        if delivery is not None and not delivery.delivered:
+            log.info("broadcast notice to the official not delivered: %s", delivery.detail)
+        return delivery
 
     async def _notify_start(self, broadcast_id: int, total: int) -> None:
         async with self.sessions.begin() as session:
             broadcast = await session.get(Broadcast, broadcast_id)
         if broadcast is None or broadcast.report_chat_id is None:
             return
-        notifier = await self._notice(broadcast.report_platform)
-        if notifier is None:
-            return
         try:
-            message_id = await notifier.post(broadcast.report_chat_id, texts.start_text(broadcast_id, total))
+            message_id = await self._post(broadcast.report_platform, broadcast.report_chat_id,
+                                          texts.start_text(broadcast_id, total))
         except Exception:
             log.exception("broadcast #%s: start notice failed", broadcast_id)
             return
-        if message_id and notifier.can_edit:
+        if message_id and self._can_edit(broadcast.report_platform):
             await outbox.save_progress(self.sessions, broadcast_id, message_id=message_id)
 
     async def _progress(self, broadcast_id: int) -> None:
         claimed = await outbox.claim_progress(self.sessions, broadcast_id, self.clock(),
                                               timedelta(seconds=self.settings.progress_seconds),
-                                              list(self.notifiers))
+                                              self.platforms)
         if claimed is None:
             return
-        broadcast, c = claimed
-        notifier = await self._notice(broadcast.report_platform)
-        if notifier is None or broadcast.report_chat_id is None:
+        b, c = claimed
+        if b.report_chat_id is None or b.report_platform not in self.channels:
             return
-        text = texts.progress_text(broadcast_id, c, broadcast.total)
+        text = texts.progress_text(broadcast_id, c, b.total)
         if self._last_progress.get(broadcast_id) == text:
             return                                   # nothing new to show
         self._last_progress[broadcast_id] = text
         try:
-            if notifier.can_edit:
-                if broadcast.progress_message_id:
-                    await notifier.edit(broadcast.report_chat_id, broadcast.progress_message_id, text)
+            if self._can_edit(b.report_platform):
+                if b.progress_message_id:
+                    await self._edit(b.report_platform, b.report_chat_id, b.progress_message_id, text)
                 else:
-                    message_id = await notifier.post(broadcast.report_chat_id, text)
+                    message_id = await self._post(b.report_platform, b.report_chat_id, text)
                     if message_id:
                         await outbox.save_progress(self.sessions, broadcast_id, message_id=message_id)
                 return
-            percent = 100 * c.processed // broadcast.total if broadcast.total else 0
+            percent = 100 * c.processed // b.total if b.total else 0
             reached = max((m for m in MILESTONES if percent >= m), default=0)
-            if reached > broadcast.progress_milestone and c.processed < broadcast.total:   # else: the report
+            if reached > b.progress_milestone and c.processed < b.total:   # else: the report
                 await outbox.save_progress(self.sessions, broadcast_id, milestone=reached)
-                await notifier.post(broadcast.report_chat_id, text)
+                await self._post(b.report_platform, b.report_chat_id, text)
         except Exception:
             log.exception("broadcast #%s: progress update failed", broadcast_id)
 
     async def _send_report(self, job: outbox.ReportJob) -> None:
         b, c = job.broadcast, job.counts
         seconds = (b.finished_at - b.started_at).total_seconds() if b.finished_at and b.started_at else None
-        notifier = await self._notice(b.report_platform)
         try:
-            if notifier is not None and b.report_chat_id is not None:
-                if notifier.can_edit and b.progress_message_id:
-                    await notifier.edit(b.report_chat_id, b.progress_message_id,
-                                        texts.progress_text(b.id, c, b.total))
-                await notifier.post(b.report_chat_id, texts.report_text(b.id, b.status, c, b.total, seconds))
+            if b.report_chat_id is not None:
+                if self._can_edit(b.report_platform) and b.progress_message_id:
+                    await self._edit(b.report_platform, b.report_chat_id, b.progress_message_id,
+                                     texts.progress_text(b.id, c, b.total))
+                await self._post(b.report_platform, b.report_chat_id,
+                                 texts.report_text(b.id, b.status, c, b.total, seconds))
         except Exception:
             log.exception("broadcast #%s: final report failed", b.id)
         await outbox.report_sent(self.sessions, b.id, self.clock())

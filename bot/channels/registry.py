@@ -52,6 +52,13 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         limits=PlatformLimits(per_second=5.0, chat_interval_seconds=1.0, text_limit=2000,
                               buttons=False, can_edit=False),
     ),
+    PlatformSpec(
+        name="zalo_bot", label="Zalo Bot", section="zalo_bot", package="bot.channels.zalo_bot",
+        # Zalo documents 2,000 characters per message, no buttons, no edits, and no rate:
+        # the OA's safe default, and one message a second in one chat.
+        limits=PlatformLimits(per_second=5.0, chat_interval_seconds=1.0, text_limit=2000,
+                              buttons=False, can_edit=False),
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in PLATFORMS}
@@ -74,3 +81,9 @@ def label(name: str) -> str:
 def enabled(settings) -> tuple[PlatformSpec, ...]:
     """The platforms whose credentials are configured."""
     return tuple(spec for spec in PLATFORMS if spec.enabled(settings))
+
+
+def broadcast_targets(settings) -> tuple[str, ...]:
+    """The platforms an announcement can go through: the configured ones (every
+    known one when none is, e.g. composing before the tokens are set)."""
+    return tuple(spec.name for spec in enabled(settings)) or names()

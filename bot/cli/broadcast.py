@@ -27,10 +27,20 @@ broadcast_app = typer.Typer(
 )
 
 
-class PlatformChoice(str, Enum):
-    telegram = "telegram"
-    zalo = "zalo"
-    both = "both"
+ALL_PLATFORMS = "all"
+
+
+def _platforms(given: list[str], settings) -> tuple[str, ...]:
+    """Registry names from --platform values; "all" (or nothing): every configured messenger."""
+    from bot.channels import registry
+
+    known = registry.names()
+    for value in given:
+        if value != ALL_PLATFORMS and value not in known:
+            raise fail(f"Không rõ nền tảng «{value}». Chọn một trong: {', '.join(known)} hoặc {ALL_PLATFORMS}.")
+    if not given or ALL_PLATFORMS in given:
+        return registry.broadcast_targets(settings)
+    return tuple(name for name in known if name in given)
 
 
 class GroupChoice(str, Enum):
@@ -58,7 +68,7 @@ def send(
     text: Annotated[str, typer.Option("--text", help="Nội dung thông báo.")],
     ward: Annotated[Optional[list[str]], typer.Option("--ward", help="Phường/xã (lặp lại để chọn nhiều); bỏ trống: tất cả.")] = None,
     group: Annotated[Optional[list[GroupChoice]], typer.Option("--group", help="cu_dan, doan_vien, can_bo (lặp lại); bỏ trống: tất cả.")] = None,
-    platform: Annotated[PlatformChoice, typer.Option("--platform", help="telegram, zalo hoặc both.")] = PlatformChoice.both,
+    platform: Annotated[Optional[list[str]], typer.Option("--platform", help="Tên nền tảng (lặp lại được); bỏ trống hoặc «all»: mọi nền tảng đã cấu hình.")] = None,
     at: Annotated[Optional[str], typer.Option("--at", help="Thời điểm gửi, ISO 8601 (không ghi múi giờ = giờ Việt Nam); bỏ trống: ngay.")] = None,
     photo: Annotated[Optional[str], typer.Option("--photo", help="Đường link ảnh (http/https).")] = None,
     report_to: Annotated[Optional[str], typer.Option("--report-to", help="Gửi tiến độ và báo cáo tới PLATFORM:CHAT_ID.")] = None,
@@ -79,9 +89,11 @@ def send(
         raise fail("Đường link ảnh phải bắt đầu bằng http:// hoặc https:// (tối đa 500 ký tự).")
     report_platform = report_chat = None
     if report_to:
+        from bot.channels import registry
+
         report_platform, _, report_chat = report_to.partition(":")
-        if report_platform not in ("telegram", "zalo") or not report_chat:
-            raise fail("--report-to phải có dạng telegram:CHAT_ID hoặc zalo:USER_ID.")
+        if report_platform not in registry.names() or not report_chat:
+            raise fail(f"--report-to phải có dạng NỀN_TẢNG:CHAT_ID, NỀN_TẢNG là {' hoặc '.join(registry.names())}.")
     now = utcnow()
     try:
         when = parse_iso(at) if at else now
@@ -89,7 +101,7 @@ def send(
         raise fail(f"Không đọc được thời điểm «{at}» (ví dụ đúng: 2026-01-05T08:00).") from None
     if when - now > MAX_AHEAD:
         raise fail("Thời điểm gửi xa quá (hơn 60 ngày).")
-    platforms = ("telegram", "zalo") if platform is PlatformChoice.both else (platform.value,)
+    platforms = _platforms(platform or [], settings)
     segment = outbox.Segment(tuple(_resolve_wards(ward or [], settings.wards)),
                              tuple(g.value for g in (group or [])), platforms)
 
@@ -158,7 +170,8 @@ def status(
     typer.echo(f"Thông báo #{info['id']}: {texts.STATUS_LABELS.get(info['status'], info['status'])}")
     for key, label in (("total", "Tổng người nhận"), ("pending", "Chờ gửi"), ("sending", "Đang gửi"),
                        ("sent", "Đã gửi"), ("failed", "Lỗi"), ("blocked", "Đã chặn bot"),
-                       ("out_of_window", "Ngoài 7 ngày Zalo"), ("cancelled", "Không gửi vì đã hủy")):
+                       ("out_of_window", "Ngoài 7 ngày Zalo"), ("cancelled", "Không gửi vì đã hủy"),
+                       ("possible_duplicates", "Có thể đã nhận 2 lần (lỗi 5xx/hết giờ sau khi gửi)")):
         typer.echo(f"  {label}: {info[key]}")
     if info["seconds"] is not None:
         typer.echo(f"  Thời gian: {texts.duration(info['seconds'])}")
@@ -166,7 +179,8 @@ def status(
 
 @broadcast_app.command("cancel")
 def cancel(broadcast_id: Annotated[int, typer.Argument(help="Số thông báo.")]) -> None:
-    """Cancel a scheduled or running broadcast (rows not yet sent are never sent)."""
+    """Cancel a scheduled or running broadcast: once this returns, no new message of it starts
+    (on PostgreSQL it waits for the few already in flight; the report counts them)."""
     from bot.broadcast import outbox
     from bot.messages import utcnow
 
@@ -183,7 +197,7 @@ def cancel(broadcast_id: Annotated[int, typer.Argument(help="Số thông báo.")
 
 @broadcast_app.command("worker")
 def worker(
-    platform: Annotated[Optional[list[PlatformChoice]], typer.Option("--platform", help="Chỉ gửi qua nền tảng này (lặp lại được).")] = None,
+    platform: Annotated[Optional[list[str]], typer.Option("--platform", help="Chỉ gửi qua nền tảng này (lặp lại được).")] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, max=256, help="Số tin gửi song song.")] = None,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Mã cố định: khởi động lại sẽ lấy lại ngay các tin đang dở.")] = None,
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="Thoát khi không còn thông báo nào đến hạn hoặc đang gửi.")] = False,
@@ -195,10 +209,7 @@ def worker(
     if concurrency:
         settings = settings.model_copy(update={"broadcast": settings.broadcast.model_copy(update={"concurrency": concurrency})})
     migrate_or_fail(settings.effective_database_url)
-    wanted = None
-    if platform:
-        wanted = sorted({p for choice in platform
-                         for p in (("telegram", "zalo") if choice is PlatformChoice.both else (choice.value,))})
+    wanted = _platforms(platform, settings) if platform else None
 
     async def main() -> None:
         try:

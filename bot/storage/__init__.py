@@ -20,12 +20,15 @@ from bot.storage.deliveries import DbSeenMessages
 from bot.storage.dialogs import DbDialogStore
 # The broadcast tables join Base.metadata whenever the storage package is imported.
 from bot.storage import broadcast_models  # noqa: E402,F401
+from bot.storage import limit_models  # noqa: E402,F401
 # So do the quiz tables (rounds, answers, Leitner boxes, poll links).
 from bot.storage import quiz_models  # noqa: E402,F401
 # And the document registry (knowledge added with `civicbot docs`).
 from bot.storage import document_models  # noqa: E402,F401
 # And the durable message path (inbox, reply outbox).
 from bot.storage import delivery_models  # noqa: E402,F401
+# And the officials' console (wards, sign-in links, audit log, replies).
+from bot.storage import console_models  # noqa: E402,F401
 
 if TYPE_CHECKING:
     from bot.deps import Deps

@@ -32,7 +32,10 @@ BROADCAST_STATUSES = (SCHEDULED, RUNNING, DONE, CANCELLED)
 PENDING, SENDING, SENT, FAILED, BLOCKED, OUT_OF_WINDOW, SKIPPED = (
     "pending", "sending", "sent", "failed", "blocked", "out_of_window", "cancelled",
 )
-RECIPIENT_STATUSES = (PENDING, SENDING, SENT, FAILED, BLOCKED, OUT_OF_WINDOW, SKIPPED)
+# Zalo, outside the 7-day window, when the promotion message could not reach them either:
+NO_QUOTA, NOT_FOLLOWER = "no_quota", "not_follower"    # -211 the OA's quota is used up; -213 not a follower
+RECIPIENT_STATUSES = (PENDING, SENDING, SENT, FAILED, BLOCKED, OUT_OF_WINDOW, SKIPPED, NO_QUOTA, NOT_FOLLOWER)
+PROMOTION = "promotion"                     # BroadcastRecipient.via
 OPEN_STATUSES = (PENDING, SENDING)          # a running broadcast is done when none is left
 
 
@@ -97,3 +100,7 @@ class BroadcastRecipient(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # Attempts that reached the platform without a verdict (5xx, timeout) and
+    # were tried again: the recipient may have got the message more than once.
+    maybe_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    via: Mapped[str | None] = mapped_column(String(16))     # "promotion": Zalo, outside the 7-day window

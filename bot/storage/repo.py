@@ -32,7 +32,8 @@ from bot.storage.models import (
 from bot.storage.quiz_repo import delete_member_quiz
 from bot.storage.sql import insert_for
 
-ROLES = ("official", "admin")
+# "viewer": reads the console (and /thongke), never acts: no broadcasts, no answers.
+ROLES = ("official", "admin", "viewer")
 
 
 # Residents ---------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.broadcast.schedule import VN
+from bot.channels import registry
 from bot.cli import app
 from bot.messages import utcnow
 from bot.settings import get_settings
@@ -69,7 +70,7 @@ def test_send_list_status_cancel(cli_url):
 
     result = invoke("status", "2", "--json")
     info = json.loads(result.output)
-    assert (info["status"], info["total"], info["segment"]["platforms"]) == ("scheduled", 0, ["telegram", "zalo"])
+    assert (info["status"], info["total"], info["segment"]["platforms"]) == ("scheduled", 0, list(registry.names()))
     assert "Tổng người nhận: 0" in invoke("status", "1").output
 
     assert invoke("cancel", "2").output.strip() == "Đã hủy thông báo #2."

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.broadcast import outbox
 from bot.broadcast.schedule import VN
 from bot.messages import utcnow
+from bot.settings import TelegramSettings, ZaloSettings
 from bot.storage import repo
 from bot.storage.broadcast_models import Broadcast, BroadcastRecipient
 from bot.storage.models import DialogState
@@ -18,6 +21,14 @@ from handlers.forms import INVALID_BUTTON
 from handlers.officials import REFUSAL
 from tests.broadcast.helpers import add_subscribers
 from tests.storage.storage_helpers import button, count, snapshot
+
+@pytest.fixture
+def settings(settings):
+    """A deployment on Telegram and Zalo (the platform menu offers the configured messengers)."""
+    return settings.model_copy(update={
+        "telegram": TelegramSettings(token=SecretStr("123:compose-test"), base_url="http://127.0.0.1:9/bot"),
+        "zalo": ZaloSettings(app_id="compose-test", oa_secret_key=SecretStr("oa-secret"))})
+
 
 TEXT = "Mời bà con dự họp tổ dân phố lúc 19 giờ tối thứ Bảy tại nhà văn hóa."
 

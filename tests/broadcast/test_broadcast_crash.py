@@ -36,7 +36,7 @@ def _env(db_url: str, api: FakeTelegramAPI, data_dir: Path) -> dict[str, str]:
     env.update({
         "CIVICBOT_DATABASE_URL": db_url, "CIVICBOT_DATA_DIR": str(data_dir),
         "CIVICBOT_TELEGRAM__TOKEN": api.token, "CIVICBOT_TELEGRAM__BASE_URL": api.base_url,
-        "CIVICBOT_BROADCAST__TELEGRAM_PER_SECOND": "150", "CIVICBOT_BROADCAST__TELEGRAM_BURST": "1",
+        "CIVICBOT_BROADCAST__RATES": "{\"telegram\": 150}",
         "CIVICBOT_BROADCAST__POLL_SECONDS": "0.05", "CIVICBOT_BROADCAST__LEASE_SECONDS": "1.5",
         "CIVICBOT_BROADCAST__BATCH_SIZE": "10",
     })

@@ -1,6 +1,6 @@
 """The durable message path: inbox_updates, reply_outbox, platform_tokens, chat_leases (bot/storage/delivery_models.py).
 
-Revision ID: 0006_delivery
+Revision ID: 0010_delivery
 Revises: 0009_documents
 Create Date: 2026-11-29
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0006_delivery"
+revision: str = "0010_delivery"
 down_revision: str | None = "0009_documents"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
