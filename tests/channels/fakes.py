@@ -119,4 +119,6 @@ class ZaloFake:
         return []
 
 
-FAKES = {"telegram": TelegramFake, "zalo": ZaloFake}
+from tests.channels.zalo_bot_fake import ZaloBotFake  # noqa: E402  (after the fakes it builds on)
+
+FAKES = {"telegram": TelegramFake, "zalo": ZaloFake, "zalo_bot": ZaloBotFake}

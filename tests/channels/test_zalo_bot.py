@@ -10,7 +10,7 @@ import asyncio
 import socket
 import unicodedata
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 import pytest
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.app import build_deps, close_deps
 from bot.channels import registry
 from bot.channels.delivery import Outcome
+from bot.channels.dispatch import ChatDispatcher
 from bot.channels.zalo_bot import build_channel, start_inbound
 from bot.channels.zalo_bot.api import ZaloBotAPI
 from bot.channels.zalo_bot.channel import ZaloBotChannel
@@ -28,7 +29,6 @@ from bot.channels.zalo_bot.inbound import WEBHOOK_PATH, add_inbound, incoming_fr
 from bot.channels.zalo_bot.settings import ZaloBotSettings
 from bot.messages import Button, Incoming, Reply
 from bot.pipeline import FloodControl, Pipeline
-from bot.platforms.base import NumberedChoices
 from bot.settings import Settings
 from tests.fakes.zalo_bot_api import Fault, FakeZaloBotAPI
 
@@ -88,7 +88,7 @@ def update(event: str, text: str | None = None, *, chat: str = "c1", sender: str
 
 def test_a_text_message_becomes_a_normalised_incoming():
     decomposed = unicodedata.normalize("NFD", "Nghị quyết 05 là gì?")
-    msg = incoming_from(update("message.text.received", decomposed + "\u200b"), NumberedChoices())
+    msg = incoming_from(update("message.text.received", decomposed + "\u200b"))
     assert msg == Incoming(msg.platform, "c1", "c1", "Nghị quyết 05 là gì?", message_id="m-message.text.received",
                            display_name="Lan", received_at=msg.received_at, text_lines="Nghị quyết 05 là gì?")
     assert msg.platform == "zalo_bot" and msg.media == ""
@@ -103,14 +103,14 @@ def test_a_text_message_becomes_a_normalised_incoming():
     ("message.video.received", {"url": "https://z/v.mp4"}, "unsupported", ""),    # a kind Zalo adds later
 ])
 def test_what_the_bot_cannot_read_becomes_media(event, fields, media, text):
-    msg = incoming_from(update(event, **fields), NumberedChoices())
+    msg = incoming_from(update(event, **fields))
     assert (msg.media, msg.text, msg.chat_id, msg.callback_data) == (media, text, "c1", None)
 
 
 def test_a_group_message_keeps_chat_and_sender_apart_and_empty_text_is_answered():
-    msg = incoming_from(update("message.text.received", "chào", chat="g1", sender="u7"), NumberedChoices())
+    msg = incoming_from(update("message.text.received", "chào", chat="g1", sender="u7"))
     assert (msg.chat_id, msg.user_id) == ("g1", "u7")
-    assert incoming_from(update("message.text.received", "  "), NumberedChoices()).media == "unsupported"
+    assert incoming_from(update("message.text.received", "  ")).media == "unsupported"
 
 
 @pytest.mark.parametrize("raw", [
@@ -121,12 +121,12 @@ def test_a_group_message_keeps_chat_and_sender_apart_and_empty_text_is_answered(
     ["not", "an", "object"], None, "update",
 ])
 def test_what_is_not_a_persons_message_is_not_handed_on(raw):
-    assert incoming_from(raw, NumberedChoices()) is None
+    assert incoming_from(raw) is None
 
 
 def test_odd_field_types_give_a_polite_answer_not_an_exception():
     odd = {"event_name": 7, "message": {"chat": {"id": 5}, "from": [], "text": ["x"], "message_id": {}}}
-    msg = incoming_from(odd, NumberedChoices())
+    msg = incoming_from(odd)
     assert (msg.chat_id, msg.user_id, msg.text, msg.media, msg.message_id) == ("5", "5", "", "unsupported", None)
 
 
@@ -134,28 +134,25 @@ def test_odd_field_types_give_a_polite_answer_not_an_exception():
 
 @pytest.fixture
 def channel(api, session) -> ZaloBotChannel:
-    return ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session, timeout=1.0), LIMITS, NumberedChoices())
+    return ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session, timeout=1.0), LIMITS)
 
 
 MENU = Reply.with_buttons("Bạn chọn một mục:", [Button("Mô hình 1", "m:1"), Button("Mô hình 2", "m:2")],
                           [Button("⬅️ Quay lại", "back", full_label="⬅️ Quay lại danh sách")])
 
 
-async def test_a_menu_goes_out_as_numbered_choices_and_a_number_answers_it(api, session):
-    choices = NumberedChoices()
-    channel = ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session), LIMITS, choices)
+async def test_a_menu_goes_out_as_numbered_choices_and_a_number_stays_text(api, session):
+    channel = ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session), LIMITS)
     delivery = await channel.send("c1", MENU)
     assert delivery.delivered and delivery.parts_sent == 1 and delivery.message_ids == (api.sent[0].message_id,)
     assert api.texts_to("c1") == ["Bạn chọn một mục:\n\n1. Mô hình 1\n2. Mô hình 2\n3. ⬅️ Quay lại danh sách"
                                   "\n(Trả lời bằng số để chọn.)"]
-    assert incoming_from(update("message.text.received", " 2 "), choices).callback_data == "m:2"
-    assert incoming_from(update("message.text.received", "4"), choices).text == "4"       # not a choice
-    assert incoming_from(update("message.sticker.received"), choices).callback_data is None
-    await channel.send("c1", Reply("Mình chưa hiểu được nhãn dán."))     # a notice keeps the menu
-    assert incoming_from(update("message.text.received", "2"), choices).callback_data == "m:2"
-    await channel.send("c1", Reply.with_buttons("Khác:", [Button("Có", "yes")]))   # the next menu replaces it
-    assert incoming_from(update("message.text.received", "2"), choices).text == "2"
-    assert incoming_from(update("message.text.received", "1"), choices).callback_data == "yes"
+    # The core numbers a reply's choices on from those the chat still holds (bot/choices.py).
+    await channel.send("c1", replace(MENU, numbered_from=4))
+    assert api.texts_to("c1")[-1].startswith("Bạn chọn một mục:\n\n4. Mô hình 1\n5. Mô hình 2\n6. ⬅️")
+    # The answer is read by the core, not here: "2" reaches it as text.
+    msg = incoming_from(update("message.text.received", " 2 "))
+    assert msg.text == "2" and msg.callback_data is None
 
 
 async def test_a_long_reply_is_split_at_the_limit_and_a_link_goes_below_the_text(channel, api):
@@ -187,12 +184,12 @@ async def test_each_failure_has_its_outcome(channel, api, fault, outcome, maybe_
 
 
 async def test_a_wrong_token_and_an_unreachable_api_are_told_apart(api, session):
-    refused = ZaloBotChannel(ZaloBotAPI(api.base_url, "1:wrong", session), LIMITS, NumberedChoices())
+    refused = ZaloBotChannel(ZaloBotAPI(api.base_url, "1:wrong", session), LIMITS)
     assert (await refused.send("c1", Reply("x"))).outcome is Outcome.PERMANENT
     with socket.socket() as s:                      # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/bot"
-    unreachable = ZaloBotChannel(ZaloBotAPI(closed, api.token, session), LIMITS, NumberedChoices())
+    unreachable = ZaloBotChannel(ZaloBotAPI(closed, api.token, session), LIMITS)
     delivery = await unreachable.send("c1", Reply("x"))
     assert delivery.outcome is Outcome.TRANSIENT and not delivery.maybe_delivered
     assert api.sent == []
@@ -379,7 +376,7 @@ async def test_neither_the_token_nor_the_webhook_secret_is_ever_logged(api, sess
         assert await api.deliver(api.update("c1", "b"), secret="wrong-secret") == 403
     finally:
         await served.stop()
-    channel = ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session, timeout=0.5), LIMITS, NumberedChoices())
+    channel = ZaloBotChannel(ZaloBotAPI(api.base_url, api.token, session, timeout=0.5), LIMITS)
     for fault in (Fault.timeout(1.0), Fault.not_json(), Fault.bad_request()):
         api.add_fault(fault, method="sendMessage")
         assert not (await channel.send("c1", Reply("x"))).delivered
@@ -400,7 +397,7 @@ async def test_a_list_of_updates_in_one_answer_is_taken_in_order():
             return self.answers.pop(0) if self.answers else Answer(False, status=200, error_code=408)
 
     accept = Accepting()
-    poller = Poller(ListingAPI(), accept, NumberedChoices(), poll_seconds=1.0)
+    poller = Poller(ListingAPI(), accept, poll_seconds=1.0)
     poller.start()
     await accept.wait(2)
     await poller.stop()
@@ -419,13 +416,9 @@ async def test_a_refused_token_shows_in_the_readiness_check(api):
 
 # -- a resident's whole session, in polling and webhook mode ---------------------------------
 #
-# LOCAL GLUE, to be replaced at merge: ``accept`` below answers each update at once
-# (Pipeline.process, then channel.send for each reply) where the runner stores it in
-# the durable inbox and sends the replies through the outbox. With the `chan` branch's
-# bot/channels/dispatch.py, replace the glue in `resident_bot` by
-#     dispatcher = ChatDispatcher(pipeline, {"zalo_bot": channel}); accept = dispatcher.accept
-# and ``await dispatcher.close()`` after ``runner.cleanup()`` (tried on a merge of both
-# branches: the session passes unchanged in both modes), or start the runner itself.
+# The resident's session runs through the durable message path (bot/channels/dispatch.py):
+# each update is stored before Zalo gets its answer, processed once, and the replies go
+# out through the reply outbox, as in `civicbot run`.
 
 @pytest.fixture(scope="module")
 def bank(knowledge):
@@ -472,12 +465,9 @@ async def resident_bot(request, api, hash_searcher, knowledge, bank, tmp_path) -
     async with aiohttp.ClientSession() as session:
         channel = build_channel(settings, session)
 
-        async def accept(msg: Incoming) -> None:          # the local glue (see above)
-            for reply in await pipeline.process(msg):
-                await channel.send(msg.chat_id, reply)
-
+        dispatcher = ChatDispatcher(pipeline, {"zalo_bot": channel})
         app = web.Application()
-        start_inbound(app, accept, settings)
+        start_inbound(app, dispatcher.accept, settings)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.SockSite(runner, sock).start()
@@ -485,6 +475,7 @@ async def resident_bot(request, api, hash_searcher, knowledge, bank, tmp_path) -
             yield ResidentBot(api, request.param, pipeline)
         finally:
             await runner.cleanup()
+            await dispatcher.close()
             await close_deps(deps)
 
 

@@ -12,7 +12,6 @@ from bot.channels import registry
 from bot.channels.delivery import Outcome
 from bot.channels.zalo_bot.api import ZaloBotAPI
 from bot.channels.zalo_bot.channel import ZaloBotChannel
-from bot.platforms.base import NumberedChoices
 from tests.fakes.zalo_bot_api import FakeZaloBotAPI, Fault
 
 CHANNEL_TIMEOUT = 0.5           # seconds; "timeout" answers after 4x this
@@ -25,7 +24,7 @@ class ZaloBotFake:
     async def start(self, session: aiohttp.ClientSession) -> ZaloBotChannel:
         self.api = await FakeZaloBotAPI().__aenter__()
         client = ZaloBotAPI(self.api.base_url, self.api.token, session, timeout=CHANNEL_TIMEOUT)
-        return ZaloBotChannel(client, registry.get(self.platform).limits, NumberedChoices())
+        return ZaloBotChannel(client, registry.get(self.platform).limits)
 
     async def close(self) -> None:
         await self.api.__aexit__(None, None, None)
