@@ -113,7 +113,6 @@ class BroadcastSettings(BaseModel):
     # as outside the window).
     zalo_promotion: bool = True
     progress_seconds: float = Field(2.0, gt=0)       # how often the official's progress message changes
-    request_timeout_seconds: float = Field(10.0, gt=0)
     max_text_chars: int = Field(1800, ge=100, le=3500)   # fits one Zalo message with header and footer
 
 
@@ -169,6 +168,9 @@ class Settings(BaseSettings):
     # rankings on dev and held-out); passages are always embedded in float32.
     embedding_query_precision: Literal["int8", "float32"] = "int8"
     top_k: int = Field(3, ge=1, le=10)
+    # One HTTP call to a messenger (a reply, an announcement) gives up after this;
+    # a timeout may still have delivered the message (Delivery.maybe_delivered).
+    send_timeout_seconds: float = Field(10.0, gt=0)
 
     telegram: TelegramSettings = TelegramSettings()
     zalo: ZaloSettings = ZaloSettings()

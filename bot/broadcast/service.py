@@ -155,11 +155,11 @@ async def open_worker(settings: Settings, *, platforms: Sequence[str] | None = N
 
             session = await stack.enter_async_context(aiohttp.ClientSession())
             promotion = ZaloPromotionSender(zalo_client, session, settings.zalo.api_base_url,
-                                            settings.broadcast.request_timeout_seconds)
+                                            settings.send_timeout_seconds)
         identity = stack.enter_context(worker_identity(settings) if worker_id is None
                                        else contextlib.nullcontext(worker_id))
         yield BroadcastWorker(db, settings.broadcast, channels, worker_id=identity, promotion=promotion,
-                              limiter=limiter)
+                              limiter=limiter, send_timeout=settings.send_timeout_seconds)
 
 
 def start_broadcast_worker(app: web.Application, settings: Settings, limiter: RateLimiter | None = None) -> None:

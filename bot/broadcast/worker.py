@@ -113,11 +113,13 @@ class WorkerStats:
 class BroadcastWorker:
     def __init__(self, db: Database, settings: BroadcastSettings, channels: dict[str, Channel], *,
                  worker_id: str, limiter: RateLimiter | None = None, promotion: Channel | None = None,
-                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None):
+                 send_timeout: float = 10.0, clock: Callable[[], datetime] = utcnow,
+                 rng: random.Random | None = None):
         if not channels:
             raise ValueError("a broadcast worker needs at least one platform channel")
         self.db = db
         self.settings = settings
+        self.send_timeout = send_timeout
         self.channels = channels              # also carry progress and reports to officials
         # Zalo's promotion message, for followers outside the 7-day window (None: not used).
         self.promotion = promotion
@@ -178,7 +180,7 @@ class BroadcastWorker:
         self._stop.set()
         self._wake.set()
         # Lanes finish the message in hand (bounded by the HTTP timeout).
-        grace = self.settings.request_timeout_seconds + 5
+        grace = self.send_timeout + 5
         _, late = await asyncio.wait(self._lanes, timeout=grace) if self._lanes else (set(), set())
         for task in [*late, *self._tasks]:
             task.cancel()

@@ -93,10 +93,10 @@ def deliveries(api: FakeTelegramAPI, exclude: Iterable[str] = ()) -> Counter:
 
 
 def broadcast_settings(base: Settings, *, telegram: FakeTelegramAPI | None = None, zalo=None,
-                       **broadcast: object) -> Settings:
-    update: dict[str, object] = {"broadcast": BroadcastSettings(**{
+                       send_timeout_seconds: float = 2.0, **broadcast: object) -> Settings:
+    update: dict[str, object] = {"send_timeout_seconds": send_timeout_seconds, "broadcast": BroadcastSettings(**{
         "poll_seconds": 0.05, "progress_seconds": 0.2, "backoff_base_seconds": 0.05,
-        "backoff_max_seconds": 0.5, "request_timeout_seconds": 2.0, **broadcast})}
+        "backoff_max_seconds": 0.5, **broadcast})}
     if telegram is not None:
         update["telegram"] = TelegramSettings(token=SecretStr(telegram.token), base_url=telegram.base_url)
     if zalo is not None:

@@ -86,7 +86,7 @@ async def test_every_recipient_once_through_faults_with_progress_and_report(db, 
     zapi.inject("z3", ZaloFault.zalo(-32))                                               # rate limited
     broadcast_id = await _create(db)
     run_settings = broadcast_settings(settings, telegram=api, zalo=zapi, rates={"telegram": 40, "zalo": 40},
-                                      request_timeout_seconds=0.5, max_attempts=4, zalo_promotion=False)
+                                      send_timeout_seconds=0.5, max_attempts=4, zalo_promotion=False)
     worker = await _run(run_settings)
 
     got = deliveries(api, exclude=[OFFICIAL_CHAT])
@@ -159,7 +159,7 @@ async def test_delivered_then_no_verdict_is_retried_and_counted_as_a_possible_du
     telegram_api.add_fault(Fault.slow(1.0), method="sendMessage", chat_id=2)
     telegram_api.add_fault(Fault.server_error(), method="sendMessage", chat_id=3)     # not delivered
     broadcast_id = await _create(db, platforms=("telegram",), report=("telegram", OFFICIAL_CHAT))
-    worker = await _run(broadcast_settings(settings, telegram=telegram_api, request_timeout_seconds=0.3))
+    worker = await _run(broadcast_settings(settings, telegram=telegram_api, send_timeout_seconds=0.3))
     await asyncio.sleep(1.0)                                # the slow answer lands
     got = deliveries(telegram_api, exclude=[OFFICIAL_CHAT])
     await telegram_api.close()

@@ -23,7 +23,7 @@ def build_channel(settings: Settings, session: aiohttp.ClientSession,
     if not token:
         raise SettingsError("Cấu hình thiếu: CIVICBOT_TELEGRAM__TOKEN.")
     return TelegramChannel(token, telegram.base_url, session, registry.get(PLATFORM).limits,
-                           polls=context.polls)
+                           timeout=settings.send_timeout_seconds, polls=context.polls)
 
 
 __all__ = ["build_channel", "start_inbound"]

@@ -24,7 +24,8 @@ def build_channel(settings: Settings, session: aiohttp.ClientSession,
     store = default_token_store(settings.data_dir)
     if context.token_store_for is not None:
         store = context.token_store_for(PLATFORM, store)
-    client = ZaloClient(settings.zalo, session, store)      # type: ignore[arg-type]
+    client = ZaloClient(settings.zalo, session, store,      # type: ignore[arg-type]
+                        timeout=settings.send_timeout_seconds)
     return ZaloChannel(client, registry.get(PLATFORM).limits)
 
 

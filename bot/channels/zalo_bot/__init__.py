@@ -30,7 +30,8 @@ def build_channel(settings, session, context=None):
     section = settings.zalo_bot
     if not section.enabled:
         raise SettingsError("Cấu hình thiếu: CIVICBOT_ZALO_BOT__TOKEN.")
-    api = ZaloBotAPI(section.base_url, section.token.get_secret_value(), session)
+    api = ZaloBotAPI(section.base_url, section.token.get_secret_value(), session,
+                     timeout=settings.send_timeout_seconds)
     return ZaloBotChannel(api, registry.get(PLATFORM).limits)
 
 
