@@ -30,7 +30,7 @@ from retrieval.lexicon import Lexicon
 from retrieval.offtopic import nearest
 from retrieval.restore import DiacriticRestorer
 from retrieval.lexical import QUERY_STOPWORDS
-from retrieval.scope import ScopeProfile, cues
+from retrieval.scope import ScopeProfile, cues, unmet_answer_type
 from vntext.normalize import (
     TEENCODE,
     canonical_tone_marks,
@@ -366,6 +366,7 @@ class HybridSearcher:
             words_cov,                 # informative words the answers account for
             bigrams_cov,               # ... and word pairs, which are far less ambiguous
             self._coverage.unknown_share(query),   # words the knowledge never uses at all
+            unmet_answer_type(query, self.corpus.passages[best].text),   # asks a date / amount it lacks
             *cues(query),              # about now / asks when / where / which one (retrieval/scope.py)
             off_topic_margin,          # closer to everyday questions than to the text's own questions
         )
