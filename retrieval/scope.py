@@ -23,7 +23,8 @@ shorthand expanded, so "gia ve bao nhieu" reads like "giá vé bao nhiêu".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from vntext.normalize import expand_teencode, fold, nfc
 
@@ -155,15 +156,25 @@ class ScopeProfile:
 
     absent: frozenset[str]
     counted: frozenset[str] = frozenset()       # folded nouns the text gives a number of
+    # How many passages give each kind / count each noun: what a changed library updates.
+    _kinds: Counter = field(default_factory=Counter, compare=False, repr=False)
+    _nouns: Counter = field(default_factory=Counter, compare=False, repr=False)
 
     @classmethod
     def of(cls, texts: list[str]) -> "ScopeProfile":
-        joined = "\n".join(texts)
-        counted = {fold(noun) for _, noun in _NUMBER_THEN_NOUN.findall(joined)}
-        if "%" in joined:
-            counted.add("phan")                 # "bao nhiêu phần trăm"
-        return cls(frozenset(kind for kind, (_, gives) in _ASKS.items() if not re.search(gives, joined)),
-                   frozenset(counted) | _COUNTABLE_IN_LISTS)
+        return cls._from_counts(*_count(texts))
+
+    def updated(self, added: list[str], removed: list[str]) -> "ScopeProfile":
+        """The profile of a library that differs from this one's by ``added`` and ``removed`` passages:
+        costs the changed passages, not the library (a library of 50,000 passages took seconds)."""
+        kinds, nouns = _count(added)
+        gone_kinds, gone_nouns = _count(removed)
+        return self._from_counts(self._kinds + kinds - gone_kinds, self._nouns + nouns - gone_nouns)
+
+    @classmethod
+    def _from_counts(cls, kinds: Counter, nouns: Counter) -> "ScopeProfile":
+        return cls(frozenset(kind for kind in _ASKS if not kinds[kind]), frozenset(nouns) | _COUNTABLE_IN_LISTS,
+                   kinds, nouns)
 
     def missing_fact(self, question: str) -> str:
         """The kind of fact ``question`` asks for that the knowledge never gives, else ""."""
@@ -185,6 +196,19 @@ _ASKS_AMOUNT = re.compile(r"\b(bao nhieu|bao lau)\b")
 _ASKS_AMOUNT_MARKED = re.compile(r"\bmấy\b", re.IGNORECASE)   # "máy" (bộ máy) folds alike: kept marked
 _HAS_DATE = re.compile(r"\b(1[89]|20)\d\d\b|\bngày\s+\d")
 _HAS_NUMBER = re.compile(r"\d")
+
+
+def _count(texts: list[str]) -> tuple[Counter, Counter]:
+    """Per kind of fact, how many of ``texts`` give one; per noun, how many give a number of it."""
+    kinds: Counter = Counter()
+    nouns: Counter = Counter()
+    for text in texts:
+        kinds.update(kind for kind, (_, gives) in _ASKS.items() if re.search(gives, text))
+        found = {fold(noun) for _, noun in _NUMBER_THEN_NOUN.findall(text)}
+        if "%" in text:
+            found.add("phan")                   # "bao nhiêu phần trăm"
+        nouns.update(found)
+    return kinds, nouns
 
 
 def unmet_answer_type(question: str, passage: str) -> float:
