@@ -10,13 +10,15 @@ document is generated from the bundled sources (full-length passages, about
 contains; the clock starts when the `civicbot docs add` process is started
 and stops when the running index answers a question about that sentence
 with a passage of the new document. Printed: the add command's own time,
-its phases as it reports them, and the end-to-end time (target: 10 s).
+its phases as it reports them, its CPU time (comparable on a loaded machine),
+and the end-to-end time (target: 10 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -72,6 +74,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "bot.cli", "docs", "list"], env=env, cwd=REPO,
                    capture_output=True, check=True)   # the database exists and is migrated
 
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     add = subprocess.Popen([sys.executable, "-m", "bot.cli", "docs", "add", str(document)],
                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -86,13 +89,15 @@ def main() -> None:
         time.sleep(0.1)
     out, err = add.communicate()
     add_seconds = add_seconds or time.monotonic() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    add_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     for line in out.splitlines():
         print(f"  civicbot: {line}")
     if add.returncode:
         print(err[-2000:])
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average {' '.join(load)}; document of {args.passages} passages; "
-          f"`civicbot docs add` ran {add_seconds:.1f} s")
+          f"`civicbot docs add` ran {add_seconds:.1f} s, {add_cpu:.1f} s of CPU (the machine's load aside)")
     print(f"end to end (command start -> the running index answers from it): "
           f"{answered:.1f} s" if answered is not None else f"not answered within {args.timeout} s")
     running.close()
