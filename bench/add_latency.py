@@ -86,7 +86,7 @@ def main() -> None:
         if result.confident and result.hits and NEEDLE[:40] in result.hits[0].passage.text:
             answered = time.monotonic() - started
             break
-        time.sleep(0.1)
+        time.sleep(0.5)                               # ask as a resident would, not in a busy loop
     out, err = add.communicate()
     add_seconds = add_seconds or time.monotonic() - started
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
