@@ -189,15 +189,6 @@ class ScopeProfile:
         return ""
 
 
-# A question asking for a date or an amount is answered only by a passage holding one: "khi nào
-# khởi công cụm công nghiệp sinh thái?" retrieves the model's passage, which names no date.
-_ASKS_DATE = re.compile(r"\b(bao gio|khi nao|luc nao|nam nao|ngay nao|thang nao|tu bao gio|den bao gio)\b")
-_ASKS_AMOUNT = re.compile(r"\b(bao nhieu|bao lau)\b")
-_ASKS_AMOUNT_MARKED = re.compile(r"\bmấy\b", re.IGNORECASE)   # "máy" (bộ máy) folds alike: kept marked
-_HAS_DATE = re.compile(r"\b(1[89]|20)\d\d\b|\bngày\s+\d")
-_HAS_NUMBER = re.compile(r"\d")
-
-
 def _count(texts: list[str]) -> tuple[Counter, Counter]:
     """Per kind of fact, how many of ``texts`` give one; per noun, how many give a number of it."""
     kinds: Counter = Counter()
@@ -209,6 +200,15 @@ def _count(texts: list[str]) -> tuple[Counter, Counter]:
             found.add("phan")                   # "bao nhiêu phần trăm"
         nouns.update(found)
     return kinds, nouns
+
+
+# A question asking for a date or an amount is answered only by a passage holding one: "khi nào
+# khởi công cụm công nghiệp sinh thái?" retrieves the model's passage, which names no date.
+_ASKS_DATE = re.compile(r"\b(bao gio|khi nao|luc nao|nam nao|ngay nao|thang nao|tu bao gio|den bao gio)\b")
+_ASKS_AMOUNT = re.compile(r"\b(bao nhieu|bao lau)\b")
+_ASKS_AMOUNT_MARKED = re.compile(r"\bmấy\b", re.IGNORECASE)   # "máy" (bộ máy) folds alike: kept marked
+_HAS_DATE = re.compile(r"\b(1[89]|20)\d\d\b|\bngày\s+\d")
+_HAS_NUMBER = re.compile(r"\d")
 
 
 def unmet_answer_type(question: str, passage: str) -> float:
