@@ -6,8 +6,10 @@
    question variant) by MRR@10 on the sets' in-scope questions.
 2. Confidence: logistic regression over the searcher's absolute signals
    (answer cosine, BM25 evidence, word and word-pair coverage, the share of
-   words the knowledge never uses, and whether the question is about now,
-   asks when, where or which one), labels in-scope = 1 / out-of-scope = 0,
+   words the knowledge never uses, whether it asks for a date or an amount
+   the best passage does not hold, whether the question is about now,
+   asks when, where or which one, and how much closer it comes to everyday
+   questions than to the text's own), labels in-scope = 1 / out-of-scope = 0,
    class-balanced. Only questions that reach the model are fitted: small
    talk and questions about the bot are answered before any search
    (handlers/intents.py), and questions asking for a kind of fact the text
@@ -17,10 +19,14 @@
    on questions the text covers; out-of-scope questions declined is then
    what the data gives.
 
+--keep-fusion skips step 1 (the fusion weights already in calibration.json
+stay): the weights do not depend on the decline model's signals.
+
 Writes retrieval/calibration.json, which the searcher loads at start.
 Calibrate on bench/data/heldout.jsonl and knowledge/data/off_topic.yaml
 (written independently of the indexed question variants); check on
-bench/data/everyday-check.jsonl, bench/data/inscope-check.jsonl and
+bench/data/everyday-check.jsonl, bench/data/inscope-check.jsonl,
+bench/data/fresh-offtopic.jsonl, bench/data/fresh-inscope.jsonl and
 ../shared/eval/dev.jsonl, never fit on them.
 """
 
@@ -65,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sets", nargs="*", type=Path, default=FIT_SETS)
     parser.add_argument("--min-answered", type=float, default=0.96)
+    parser.add_argument("--keep-fusion", action="store_true",
+                        help="keep the fusion weights of calibration.json; fit only the answer/decline model")
     args = parser.parse_args()
 
     from sklearn.linear_model import LogisticRegression
@@ -75,8 +83,8 @@ def main() -> None:
              if not (lambda r: r.small_talk or r.command)(read(it["q"]))]
     base = searcher.params
 
-    best = None
-    for bonus in QUESTION_BONUSES:
+    best = (mrr(items, run(searcher, items)), base.dense_weight, base.question_unit_bonus) if args.keep_fusion else None
+    for bonus in [] if args.keep_fusion else QUESTION_BONUSES:
         for weight in DENSE_WEIGHTS:
             searcher.params = replace(base, dense_weight=weight, question_unit_bonus=bonus)
             score = mrr(items, run(searcher, items))

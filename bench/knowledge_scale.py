@@ -85,7 +85,7 @@ def main() -> None:
 
     settings = Settings(_env_file=None)
     if args.embedder == "real":
-        from bot.app import build_embedder
+        from bot.search import build_embedder
 
         embedder = build_embedder(settings.model_copy(update={"embedding_threads": 2}))
         embedder.warm_up()

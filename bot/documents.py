@@ -249,6 +249,8 @@ def _now() -> datetime:
 
 
 def _default_embedder(settings: Settings) -> Embedder:
-    from bot.app import build_embedder
+    # bot.search, not bot.app: the app factory imports the messengers and handlers, which an add
+    # from the command line never uses.
+    from bot.search import build_embedder
 
     return build_embedder(settings)

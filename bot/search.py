@@ -20,7 +20,8 @@ def build_embedder(settings: Settings) -> Embedder:
     starts in about a second), else sentence-transformers, which exports it."""
     if settings.embedding_backend == "onnx":
         light = OnnxEmbedder.find(settings.model_cache_dir, settings.embedding_model,
-                                  settings.embedding_threads, settings.embedding_query_precision)
+                                  settings.embedding_threads, settings.embedding_query_precision,
+                                  settings.embedding_passage_precision)
         if light is not None:
             return light
     return reference_embedder(settings)
@@ -30,7 +31,7 @@ def reference_embedder(settings: Settings) -> Embedder:
     """sentence-transformers: converts the model and writes its ONNX export."""
     return SentenceTransformerEmbedder(
         settings.embedding_model, settings.model_cache_dir, settings.embedding_threads,
-        settings.embedding_backend, settings.embedding_query_precision,
+        settings.embedding_backend, settings.embedding_query_precision, settings.embedding_passage_precision,
     )
 
 

@@ -82,7 +82,8 @@ REASONS = {
     "person": "Văn bản không nêu tên người giữ chức vụ nào.",
     "place": "Văn bản chỉ nói về thành phố Hải Phòng.",
     "procedure": "Văn bản không hướng dẫn thủ tục hành chính, hồ sơ hay giấy tờ.",
-    "everyday": "Văn bản không nói về thời tiết, thể thao hay những tin tức hằng ngày như vậy.",
+    "everyday": "Văn bản không nói về thời tiết, thể thao, tuyển dụng, mua bán hay những tin tức hằng ngày như vậy.",
+    "locality": "Văn bản không nêu tên phường, xã hay quận, huyện cụ thể nào.",
     "document": "Văn bản mình có chỉ gồm Nghị quyết 05 và Bộ tiêu chí kèm theo, không có nghị quyết, "
                 "luật hay văn bản nào khác.",
 }

@@ -84,10 +84,15 @@ class DenseIndex:
 def embed_units(
     units: list[Unit], embedder: Embedder, progress: Callable[[int], None] | None = None
 ) -> np.ndarray:
-    """Embed units in batches, each kind with its own prompt, in unit order."""
+    """Embed units in batches, each kind with its own prompt; rows in unit order.
+
+    Longest texts first, so each batch holds texts of about the same length:
+    a batch is padded to its longest text, and a short bullet batched with a
+    600-character passage costs as much as the passage.
+    """
     vectors = np.zeros((len(units), embedder.dim), dtype=np.float32)
     for kind, embed in (("passage", embedder.embed_passages), ("question", embedder.embed_queries)):
-        positions = [i for i, u in enumerate(units) if u.kind == kind]
+        positions = sorted((i for i, u in enumerate(units) if u.kind == kind), key=lambda i: -len(units[i].text))
         for start in range(0, len(positions), EMBED_BATCH):
             batch = positions[start : start + EMBED_BATCH]
             vectors[batch] = embed([units[i].text for i in batch])

@@ -30,6 +30,12 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
+def index_identity(model_name: str, passage_precision: str) -> str:
+    """What an index, a segment or the off-topic bank records as its model: passages
+    embedded in 8 bits are other vectors, so an index of the other precision is stale."""
+    return model_name if passage_precision == "float32" else f"{model_name} (int8 passages)"
+
+
 # Our passages are at most 600 characters (~200 tokens); a shorter limit
 # than the model's 512 bounds the cost of the occasional huge message.
 MAX_SEQ_LENGTH = 256
@@ -39,12 +45,16 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model; loads lazily, once, thread-safely."""
 
     def __init__(self, model_name: str, cache_dir: Path, threads: int | None = None,
-                 backend: str = "onnx", query_precision: str = "int8"):
-        self.name = model_name
+                 backend: str = "onnx", query_precision: str = "int8", passage_precision: str = "float32"):
+        # "int8" needs the onnx backend; else float32.
+        passage_precision = passage_precision if backend == "onnx" else "float32"
+        self.name = index_identity(model_name, passage_precision)
+        self._model_name = model_name
         self._cache_dir = cache_dir
         self._threads = threads
         self._backend = backend
-        self._query_precision = query_precision   # "int8" needs the onnx backend; else float32
+        self._query_precision = query_precision
+        self._passage_precision = passage_precision
         self._model = None
         self._lock = threading.Lock()
 
@@ -76,15 +86,15 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(self._threads)
         location = (
             str(ensure_default_model(self._cache_dir))
-            if self.name == DEFAULT_MODEL_NAME
-            else self.name
+            if self._model_name == DEFAULT_MODEL_NAME
+            else self._model_name
         )
         model = SentenceTransformer(location, device="cpu", cache_folder=str(self._cache_dir))
         model.max_seq_length = MAX_SEQ_LENGTH
         if self._backend == "onnx":
             from retrieval.onnx_encoder import accelerate
 
-            accelerate(model, self._cache_dir, self._threads, self.name)
+            accelerate(model, self._cache_dir, self._threads, self._model_name)
         return model
 
     def _encode(self, texts: list[str], prompt_name: str, precision: str = "float32") -> np.ndarray:
@@ -108,8 +118,7 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, "query", self._query_precision)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        # The index is built once: always at full precision.
-        return self._encode(texts, "passage")
+        return self._encode(texts, "passage", self._passage_precision)
 
 
 class HashEmbedder:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.embedder import index_identity
+
 log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "civicbot_export.json"
@@ -97,23 +99,25 @@ class OnnxEmbedder:
     """The `Embedder` protocol over an ONNX export: loads lazily, once, thread-safely."""
 
     def __init__(self, folder: Path, manifest: ExportManifest, threads: int | None = None,
-                 query_precision: str = "int8"):
-        self.name = manifest.model
+                 query_precision: str = "int8", passage_precision: str = "float32"):
+        int8 = manifest.int8_file
+        self.name = index_identity(manifest.model, passage_precision if int8 else "float32")
         self.dim = manifest.dim
         self.folder = folder
         self.manifest = manifest
         self._threads = threads
-        self._query_file = (manifest.int8_file if query_precision == "int8" and manifest.int8_file
-                            else manifest.float32_file)
+        self._query_file = int8 if query_precision == "int8" and int8 else manifest.float32_file
+        self._passage_file = int8 if passage_precision == "int8" and int8 else manifest.float32_file
         self._tokenizer = None
         self._sessions: dict[str, object] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def find(cls, cache_dir: Path, model_name: str, threads: int | None = None,
-             query_precision: str = "int8") -> "OnnxEmbedder | None":
+             query_precision: str = "int8", passage_precision: str = "float32") -> "OnnxEmbedder | None":
         found = find_export(cache_dir, model_name)
-        return cls(*found, threads=threads, query_precision=query_precision) if found else None
+        return (cls(*found, threads=threads, query_precision=query_precision, passage_precision=passage_precision)
+                if found else None)
 
     def warm_up(self) -> None:
         """Load the tokenizer and the question graph, and run it once."""
@@ -127,8 +131,7 @@ class OnnxEmbedder:
         return self._encode(texts, self.manifest.prompts.get("query", ""), self._query_file)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        # The index is built once: always at full precision.
-        return self._encode(texts, self.manifest.prompts.get("passage", ""), self.manifest.float32_file)
+        return self._encode(texts, self.manifest.prompts.get("passage", ""), self._passage_file)
 
     # -- the work -----------------------------------------------------------------
 

@@ -4,14 +4,15 @@ Everyday questions share words with the text ("thủ tục làm căn cước",
 "học phí", "chủ tịch phường là ai") and so retrieve a passage that looks
 related; but they ask for a kind of fact the documents never give: an amount
 of money, an opening hour, a phone number, the name of an office holder, a
-procedure, today's weather or match, another resolution or law, or something
-about another province. When the knowledge holds
+procedure, today's weather or match, a job or a sale, which ward or district, another
+resolution or law, or something about another province. When the knowledge holds
 no fact of that kind at all (checked on the text itself when it is loaded,
 so adding a fee schedule to knowledge/sources switches "money" off), the
 question is declined with that reason, whatever the passage scores.
 
 Softer cues (the question is about today or this year; it asks "where";
-it asks which school, hospital or company) never decide alone: they are
+it asks which school, hospital or company; it asks for a date or an amount
+that the passage it would be answered from does not hold) never decide alone: they are
 features of the decline model (retrieval/searcher.py, fitted by
 bench/calibrate.py).
 
@@ -22,7 +23,8 @@ shorthand expanded, so "gia ve bao nhieu" reads like "giá vé bao nhiêu".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from vntext.normalize import expand_teencode, fold, nfc
 
@@ -48,7 +50,9 @@ _ASKS = {
         r"\bmay gio\b|\bgio nao\b|\bgio (mo|dong|lam|hanh chinh)\b|\b(mo|dong) cua\b.*\b(may|nao|khong)\b|"
         r"\blich (tiep|cat|thi|tiem|lam viec|chieu|thi dau|nghi|khai giang|truc|sinh hoat|tau|xe|phat|hop)\b|"
         r"\b(vao|hom nay|ngay mai|la) thu may\b|\bngay (nao|bao nhieu|may)\b|\b(hom|buoi) nao\b|"
-        r"\bchuyen (cuoi|dau)\b|\bnghi (may|bao nhieu) ngay\b",
+        r"\bchuyen (cuoi|dau)\b|\bnghi (may|bao nhieu) ngay\b|"
+        r"\b(thu (hai|ba|nam|sau|bay)|chu nhat)\b.*\b(lam viec|mo cua|tiep dan|truc)\b|"
+        r"\b(lam viec|mo cua|tiep dan|truc)\b.*\b(thu (hai|ba|nam|sau|bay)|chu nhat)\b",
         r"\b\d{1,2}\s*(giờ|h)\s*\d{0,2}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}/\d{1,2}/\d{4}\b",
     ),
     "contact": (
@@ -67,7 +71,8 @@ _ASKS = {
     "procedure": (
         r"\bthu tuc (lam|xin|cap|dang ky|sang|tach|nhap|chuyen|ket hon|khai sinh|cap phep|nhan|rut|doi|"
         r"hoan|quyet toan|mua|ban|vay|mo|thanh lap|cho|de|can|gom|the nao|nhu the nao|ra sao|o dau|gi)\b|"
-        r"\bthu tuc\b$|\b(can|mang|chuan bi|nop) (theo )?(nhung )?(loai )?giay to\b|\bgiay to gi\b|"
+        r"\bthu tuc\b$|\b(can|mang|chuan bi|nop) (theo )?(nhung )?(loai )?giay to\b|\b(giay to|ho so) gi\b|"
+        r"\b(can|mang|chuan bi) (nhung )?ho so\b|"
         r"\b(can|phai) mang (theo )?(gi|nhung gi)\b|"
         r"\bho so (gom|can|xin|nop|de|dang ky|ket nap|mua|huong)\b|\b(lam|xin|cap|doi|lam lai|cap lai) (lai )?"
         r"(can cuoc|cccd|cmnd|ho chieu|visa|giay phep|so do|bang lai|giay khai sinh|the bao hiem|"
@@ -84,8 +89,14 @@ _ASKS = {
     "everyday": (
         r"\b(thoi tiet|nhiet do|du bao thoi tiet|nom am|ret dam|ret hai|troi (co )?(lanh|mua|nang|ret)|ty so|"
         r"ket qua (tran|xo so)|xo so|vo dich|v league|world cup|asian cup|doi tuyen|ghi ban|tran dau|thi dau|"
-        r"chung khoan|bitcoin|tien ao|cong thuc (nau|lam)|cach nau|giam can)\b",
-        r"(?i)\b(thời tiết|bóng đá|xổ số|chứng khoán|nhiệt độ)\b",
+        r"chung khoan|bitcoin|tien ao|cong thuc (nau|lam)|cach nau|giam can|"
+        r"mo ban|tuyen dung|tuyen (cong nhan|nhan vien|lao dong|nguoi|giao vien)|xin viec)\b",
+        r"(?i)\b(thời tiết|bóng đá|xổ số|chứng khoán|nhiệt độ|tuyển dụng|mở bán)\b",
+    ),
+    "locality": (
+        r"\b((?<!dia )phuong|xa|(?<!co )quan|huyen|thon|to dan pho|khu pho) nao\b|\bo (phuong|xa) hay (o )?(phuong|xa)\b",
+        # A named one: "phường Lê Chân", not "XÃ HỘI" in an upper-case heading.
+        r"\b(?i:phường|xã|quận|huyện|thôn)\s+[A-ZĐ]\w*[a-zđàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]",
     ),
     "document": (
         r"\bnghi quyet (so )?(?!0?5\b)\d{1,3}\b|\b(nghi dinh|thong tu|bo luat|hien phap)\b|"
@@ -145,15 +156,25 @@ class ScopeProfile:
 
     absent: frozenset[str]
     counted: frozenset[str] = frozenset()       # folded nouns the text gives a number of
+    # How many passages give each kind / count each noun: what a changed library updates.
+    _kinds: Counter = field(default_factory=Counter, compare=False, repr=False)
+    _nouns: Counter = field(default_factory=Counter, compare=False, repr=False)
 
     @classmethod
     def of(cls, texts: list[str]) -> "ScopeProfile":
-        joined = "\n".join(texts)
-        counted = {fold(noun) for _, noun in _NUMBER_THEN_NOUN.findall(joined)}
-        if "%" in joined:
-            counted.add("phan")                 # "bao nhiêu phần trăm"
-        return cls(frozenset(kind for kind, (_, gives) in _ASKS.items() if not re.search(gives, joined)),
-                   frozenset(counted) | _COUNTABLE_IN_LISTS)
+        return cls._from_counts(*_count(texts))
+
+    def updated(self, added: list[str], removed: list[str]) -> "ScopeProfile":
+        """The profile of a library that differs from this one's by ``added`` and ``removed`` passages:
+        costs the changed passages, not the library (a library of 50,000 passages took seconds)."""
+        kinds, nouns = _count(added)
+        gone_kinds, gone_nouns = _count(removed)
+        return self._from_counts(self._kinds + kinds - gone_kinds, self._nouns + nouns - gone_nouns)
+
+    @classmethod
+    def _from_counts(cls, kinds: Counter, nouns: Counter) -> "ScopeProfile":
+        return cls(frozenset(kind for kind in _ASKS if not kinds[kind]), frozenset(nouns) | _COUNTABLE_IN_LISTS,
+                   kinds, nouns)
 
     def missing_fact(self, question: str) -> str:
         """The kind of fact ``question`` asks for that the knowledge never gives, else ""."""
@@ -166,6 +187,38 @@ class ScopeProfile:
         if self.counted and any(noun not in self.counted for noun, _ in _COUNT.findall(text)):
             return "figure"
         return ""
+
+
+def _count(texts: list[str]) -> tuple[Counter, Counter]:
+    """Per kind of fact, how many of ``texts`` give one; per noun, how many give a number of it."""
+    kinds: Counter = Counter()
+    nouns: Counter = Counter()
+    for text in texts:
+        kinds.update(kind for kind, (_, gives) in _ASKS.items() if re.search(gives, text))
+        found = {fold(noun) for _, noun in _NUMBER_THEN_NOUN.findall(text)}
+        if "%" in text:
+            found.add("phan")                   # "bao nhiêu phần trăm"
+        nouns.update(found)
+    return kinds, nouns
+
+
+# A question asking for a date or an amount is answered only by a passage holding one: "khi nào
+# khởi công cụm công nghiệp sinh thái?" retrieves the model's passage, which names no date.
+_ASKS_DATE = re.compile(r"\b(bao gio|khi nao|luc nao|nam nao|ngay nao|thang nao|tu bao gio|den bao gio)\b")
+_ASKS_AMOUNT = re.compile(r"\b(bao nhieu|bao lau)\b")
+_ASKS_AMOUNT_MARKED = re.compile(r"\bmấy\b", re.IGNORECASE)   # "máy" (bộ máy) folds alike: kept marked
+_HAS_DATE = re.compile(r"\b(1[89]|20)\d\d\b|\bngày\s+\d")
+_HAS_NUMBER = re.compile(r"\d")
+
+
+def unmet_answer_type(question: str, passage: str) -> float:
+    """1.0 when the question asks for a date or an amount and ``passage`` holds none, else 0.0."""
+    text = folded(question)
+    if _ASKS_DATE.search(text) and not _HAS_DATE.search(passage):
+        return 1.0
+    if (_ASKS_AMOUNT.search(text) or _ASKS_AMOUNT_MARKED.search(nfc(question))) and not _HAS_NUMBER.search(passage):
+        return 1.0
+    return 0.0
 
 
 def cues(question: str) -> tuple[float, ...]:

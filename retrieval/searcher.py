@@ -30,7 +30,7 @@ from retrieval.lexicon import Lexicon
 from retrieval.offtopic import nearest
 from retrieval.restore import DiacriticRestorer
 from retrieval.lexical import QUERY_STOPWORDS
-from retrieval.scope import ScopeProfile, cues
+from retrieval.scope import ScopeProfile, cues, unmet_answer_type
 from vntext.normalize import (
     TEENCODE,
     canonical_tone_marks,
@@ -207,6 +207,13 @@ def _unit_changes(old: list[Unit], new: list[Unit]) -> tuple[list[Unit], list[Un
             [u for u in old if (u.passage_id, u.kind, u.text) not in new_keys])
 
 
+def _passage_changes(old: Corpus, new: Corpus) -> tuple[list[str], list[str]]:
+    """(texts of passages only in ``new``, texts of passages only in ``old``), by id and text."""
+    old_keys = {(p.id, p.text) for p in old.passages}
+    new_keys = {(p.id, p.text) for p in new.passages}
+    return [text for _, text in new_keys - old_keys], [text for _, text in old_keys - new_keys]
+
+
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` best scores, best first; ties keep position order (as a stable sort)."""
     if k >= len(scores):
@@ -254,12 +261,13 @@ class HybridSearcher:
             added, removed = _unit_changes(previous._units, units)
             self._restorer = previous._restorer.updated([u.text for u in added], [u.text for u in removed])
             self._coverage = previous._coverage.updated(units, passage_pos, added, removed)
+            self._scope = previous._scope.updated(*_passage_changes(previous.corpus, corpus))
         else:
             self._restorer = DiacriticRestorer(
                 [u.text for u in units] + lexicon.vocabulary() + list(TEENCODE.values())
             )
             self._coverage = CoverageModel(units, passage_pos)
-        self._scope = ScopeProfile.of([p.text for p in corpus.passages])
+            self._scope = ScopeProfile.of([p.text for p in corpus.passages])
         # Everyday questions the text does not answer (retrieval/offtopic.py).
         self._off_topic = off_topic if off_topic is not None else np.zeros((0, 1), dtype=np.float32)
 
@@ -366,6 +374,7 @@ class HybridSearcher:
             words_cov,                 # informative words the answers account for
             bigrams_cov,               # ... and word pairs, which are far less ambiguous
             self._coverage.unknown_share(query),   # words the knowledge never uses at all
+            unmet_answer_type(query, self.corpus.passages[best].text),   # asks a date / amount it lacks
             *cues(query),              # about now / asks when / where / which one (retrieval/scope.py)
             off_topic_margin,          # closer to everyday questions than to the text's own questions
         )

@@ -52,6 +52,8 @@ def test_updated_searcher_equals_one_built_from_scratch(knowledge, tmp_path):
             assert [p.id for p in running.current.knowledge.corpus.passages] == \
                 [p.id for p in fresh.current.knowledge.corpus.passages]
             same_answers(running, fresh)
+            # Which kinds of fact the library gives, updated too (the plan gives opening hours).
+            assert running.current.searcher._scope == fresh.current.searcher._scope
         finally:
             fresh.close()
     running.close()

@@ -46,7 +46,7 @@ def test_onnx_vectors_match_pytorch_in_batches_of_mixed_lengths(model_dir, expor
         assert float(np.dot(single[0], expected[0])) >= 0.9999
 
 
-def test_questions_go_through_the_int8_copy_and_passages_stay_float32(model_settings):
+def test_questions_go_through_the_int8_copy_and_passages_stay_float32_unless_asked(model_settings):
     plain = SentenceTransformer(str(ensure_default_model(model_settings.model_cache_dir)), device="cpu")
     plain.max_seq_length = 256             # as the embedder truncates
     embedder = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir)
@@ -60,6 +60,13 @@ def test_questions_go_through_the_int8_copy_and_passages_stay_float32(model_sett
     exact = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir,
                                         query_precision="float32")
     assert np.min(np.sum(expected * exact.embed_queries(TEXTS), axis=1)) >= 0.9999
+    # Passages in 8 bits on request (what the settings choose): other vectors, so another index identity.
+    small = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir,
+                                        passage_precision="int8")
+    assert embedder.name == "multilingual-e5-small" and small.name == "multilingual-e5-small (int8 passages)"
+    close = np.sum(plain.encode(TEXTS, prompt_name="passage", normalize_embeddings=True) * small.embed_passages(TEXTS),
+                   axis=1)
+    assert np.min(close) >= 0.98 and np.max(close) < 0.99999
 
 
 def test_a_server_that_only_embeds_questions_never_opens_the_float32_graph(model_dir, export_dir):
@@ -101,9 +108,11 @@ def test_the_torch_free_embedder_gives_sentence_transformers_vectors(model_setti
     from retrieval.onnx_embedder import OnnxEmbedder
     from retrieval.searcher import units_for
 
-    light = OnnxEmbedder.find(model_settings.model_cache_dir, "multilingual-e5-small")
+    precision = model_settings.embedding_passage_precision      # as the index was built
+    light = OnnxEmbedder.find(model_settings.model_cache_dir, "multilingual-e5-small", passage_precision=precision)
     assert light is not None and not light.loaded
-    reference = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir)
+    reference = SentenceTransformerEmbedder("multilingual-e5-small", model_settings.model_cache_dir,
+                                            passage_precision=precision)
     units = units_for(knowledge.corpus, knowledge.variants)
     passages = [u.text for u in units if u.kind == "passage"]
     questions = [u.text for u in units if u.kind == "question"] + TEXTS + ["  khoảng trắng  ", "", "A"]

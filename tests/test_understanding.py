@@ -13,7 +13,7 @@ import yaml
 from handlers.intents import bot_command, follow_up, list_ask, read, small_talk, without_courtesies
 from handlers.lists import ListFinder, list_text
 from knowledge.documents import Corpus, load_corpus
-from retrieval.scope import ScopeProfile
+from retrieval.scope import ScopeProfile, unmet_answer_type
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,6 +190,9 @@ def scope(knowledge) -> ScopeProfile:
     ("Thủ tục làm căn cước cần giấy tờ gì?", "procedure"), ("Đà Nẵng có thành phố âm nhạc không?", "place"),
     ("Thời tiết mai thế nào?", "everyday"), ("Nghị quyết 57 nói gì?", "document"),
     ("Hải Phòng có bao nhiêu trường đại học?", "figure"),
+    ("Bộ phận một cửa chủ nhật có làm việc không?", "clock"), ("Vào đoàn cần những hồ sơ gì?", "procedure"),
+    ("Khu công nghiệp có tuyển công nhân không?", "everyday"), ("Cụm công nghiệp xây ở huyện nào?", "locality"),
+    ("Giấy xác nhận xin ở phường hay ở xã?", "locality"),
 ])
 def test_questions_for_facts_the_text_never_gives(scope, question, kind):
     assert scope.missing_fact(question) == kind
@@ -202,3 +205,21 @@ def test_no_question_the_text_answers_is_declined_by_rule(scope):
 def test_a_text_that_gives_such_facts_turns_the_rule_off():
     with_fees = ScopeProfile.of(["Học phí mầm non công lập là 300.000 đồng một tháng."])
     assert "money" not in with_fees.absent and with_fees.missing_fact("Học phí mầm non là bao nhiêu?") == ""
+    with_wards = ScopeProfile.of(["Phường Lê Chân thí điểm mô hình chính quyền thân thiện."])
+    assert with_wards.missing_fact("Mô hình thí điểm ở phường nào?") == ""
+
+
+@pytest.mark.parametrize("question", ["Cơ quan nào ban hành nghị quyết?", "Tam giác phát triển gồm những địa phương nào?"])
+def test_which_office_or_which_places_is_not_which_ward(scope, question):
+    assert scope.missing_fact(question) == ""
+
+
+@pytest.mark.parametrize("question, passage, unmet", [
+    ("Khi nào khởi công cụm công nghiệp sinh thái?", "“Cụm công nghiệp sinh thái”", 1.0),
+    ("Nghị quyết thực hiện đến năm nào?", "giai đoạn 2026 - 2030 và những năm tiếp theo", 0.0),
+    ("Ngân sách cho mô hình là bao nhiêu?", "Bố trí ngân sách triển khai các mô hình", 1.0),
+    ("Hải Phòng có mấy tuyến phòng thủ?", "Khu vực phòng thủ vững chắc với 3 tuyến phòng thủ", 0.0),
+    ("Nghị quyết nói gì về bộ máy?", "tinh gọn bộ máy", 0.0),
+])
+def test_a_date_or_amount_asked_of_a_passage_without_one(question, passage, unmet):
+    assert unmet_answer_type(question, passage) == unmet
