@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bot.messages import Button, Incoming, Reply
 
 if TYPE_CHECKING:
-    from bot.deps import Turn
+    from bot.deps import Deps, Turn
 
 # Kept beside the chat's follow-up context, under its own chat key.
 KEY_PREFIX = "choices:"
@@ -73,7 +73,7 @@ Dispatch = Callable[[Incoming], Awaitable[list[Reply]]]
 async def dispatch_numbered(msg: Incoming, turn: "Turn", dispatch: Dispatch) -> list[Reply]:
     """``dispatch`` for a platform without buttons: a typed number becomes the
     choice it names; the replies' choices are numbered and remembered."""
-    held = await _load(msg, turn)
+    held = await _load(msg, turn.deps)
     number = typed_number(msg.text) if msg.callback_data is None and not msg.media else None
     if number is not None and number <= len(held["choices"]):
         msg = replace(msg, text="", text_lines="", callback_data=held["choices"][number - 1])
@@ -82,7 +82,7 @@ async def dispatch_numbered(msg: Incoming, turn: "Turn", dispatch: Dispatch) -> 
         return [Reply(NO_SUCH_CHOICE.format(number=number))]
     replies = await dispatch(msg)
     offered = [button.data for reply in replies for button in flat_buttons(reply)]
-    owner = _owner(turn, replies) if offered else None
+    owner = _owner(turn.deps, replies) if offered else None
     owned = held["choices"][: held.get("held", 0)] if held.get("owner") else []
     acted_on_held = bool(msg.command) or msg.callback_data in owned
     if owned and not acted_on_held and owner is None and await _still_open(msg, turn, held):
@@ -119,7 +119,7 @@ def _numbered_from(replies: list[Reply], first: int) -> list[Reply]:
     return out
 
 
-def _owner(turn: "Turn", replies: list[Reply]) -> tuple[str, str] | None:
+def _owner(deps: "Deps", replies: list[Reply]) -> tuple[str, str] | None:
     """What holds the choices just offered: ("quiz", about) for a quiz question,
     ("dialog:<name>", about) for a dialog's menu (its buttons' prefix, see
     `bot.router.Dialog.buttons`); None for a plain menu."""
@@ -127,7 +127,7 @@ def _owner(turn: "Turn", replies: list[Reply]) -> tuple[str, str] | None:
         return QUIZ, QUIZ_ABOUT
     for reply in replies:
         for button in flat_buttons(reply):
-            dialog = turn.deps.router.dialog_of_button(button.data)
+            dialog = deps.router.dialog_of_button(button.data)
             if dialog is not None:
                 return f"dialog:{dialog.name}", f"Phần {dialog.about}"
     return None
@@ -141,10 +141,10 @@ async def _still_open(msg: Incoming, turn: "Turn", held: dict[str, Any]) -> bool
     return await turn.dialogs.current(msg.platform, msg.user_id) == owner.split(":", 1)[1]
 
 
-async def _load(msg: Incoming, turn: "Turn") -> dict[str, Any]:
+async def _load(msg: Incoming, deps: "Deps") -> dict[str, Any]:
     """Before the handler runs, in a short read of its own (the update's session
     has no connection yet; on SQLite a handler's own short writes need the only one)."""
-    found = await turn.deps.chat_contexts.get(msg.platform, KEY_PREFIX + msg.chat_id) if turn.deps.chat_contexts else None
+    found = await deps.chat_contexts.get(msg.platform, KEY_PREFIX + msg.chat_id) if deps.chat_contexts else None
     choices = (found or {}).get("choices")
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         return {"choices": []}

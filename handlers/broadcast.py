@@ -25,7 +25,7 @@ from bot.broadcast import outbox, texts
 from bot.broadcast.outbox import GROUPS, Segment
 from bot.broadcast.schedule import MAX_AHEAD, PRESETS, parse_when, preset_time
 from bot.channels import registry
-from bot.deps import Turn
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -145,17 +145,17 @@ async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
         if action == "pg" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
             state["page"] = int(arg)
             await _save(msg, turn, state)
-            return in_place([_ward_menu(turn, state)])
+            return in_place([_ward_menu(turn.deps, state)])
         if action == "w" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
             state["wards"] = _toggle(state.get("wards", []), int(arg))
             await _save(msg, turn, state)
-            return in_place([_ward_menu(turn, state)])
+            return in_place([_ward_menu(turn.deps, state)])
         if action == "wall" and not arg:
             state["wards"] = []
             return await _to_groups(msg, turn, state)
         if action == "wnext" and not arg:
-            if not _chosen_wards(turn, state):
-                return in_place([_ward_menu(turn, state, NEED_A_WARD)])
+            if not _chosen_wards(turn.deps, state):
+                return in_place([_ward_menu(turn.deps, state, NEED_A_WARD)])
             return await _to_groups(msg, turn, state)
     if step == "groups":
         if action == "g" and arg in GROUPS:
@@ -167,9 +167,9 @@ async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
                 return in_place([_group_menu(state, NEED_A_GROUP)])
             state["step"] = "platform"
             await _save(msg, turn, state)
-            return [_platform_menu(turn, state)]
-    if step == "platform" and action == "p" and (arg == ALL_PLATFORMS or arg in _platforms(turn)):
-        state["platforms"] = list(_platforms(turn)) if arg == ALL_PLATFORMS else [arg]
+            return [_platform_menu(turn.deps, state)]
+    if step == "platform" and action == "p" and (arg == ALL_PLATFORMS or arg in _platforms(turn.deps)):
+        state["platforms"] = list(_platforms(turn.deps)) if arg == ALL_PLATFORMS else [arg]
         state["step"] = "confirm"
         await _save(msg, turn, state)
         return [await _preview(turn, state)]
@@ -202,16 +202,16 @@ async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
         exact = [i for i, w in enumerate(wards) if typed and fold(w).endswith(" " + typed)]
         found = matches if len(matches) == 1 else exact if len(exact) == 1 else []
         if not found:
-            return [_ward_menu(turn, state, WARD_NOT_FOUND.format(typed=msg.text[:60]))]
+            return [_ward_menu(turn.deps, state, WARD_NOT_FOUND.format(typed=msg.text[:60]))]
         if found[0] not in state.get("wards", []):
             state["wards"] = state.get("wards", []) + [found[0]]
         state["page"] = found[0] // WARDS_PER_PAGE
         await _save(msg, turn, state)
-        return [_ward_menu(turn, state)]
+        return [_ward_menu(turn.deps, state)]
     if step == "groups":
         return [_group_menu(state, NEED_A_GROUP)]
     if step == "platform":
-        return [_platform_menu(turn, state)]
+        return [_platform_menu(turn.deps, state)]
     if step in ("confirm", "when"):
         now = turn.deps.clock()
         moment = parse_when(msg.text, now)
@@ -261,16 +261,16 @@ async def _take_text(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
         return [Reply.with_buttons(problem, [cancel_button(PREFIX, token)])]
     state.update(step="wards", text=body, photo=photo, wards=[], page=0)
     await _save(msg, turn, state)
-    return [_ward_menu(turn, state)]
+    return [_ward_menu(turn.deps, state)]
 
 
-def _chosen_wards(turn: Turn, state: dict) -> list[str]:
-    wards = turn.deps.settings.wards
+def _chosen_wards(deps: Deps, state: dict) -> list[str]:
+    wards = deps.settings.wards
     return [wards[i] for i in state.get("wards", []) if isinstance(i, int) and 0 <= i < len(wards)]
 
 
-def _ward_menu(turn: Turn, state: dict, text: str = ASK_WARDS) -> Reply:
-    token, wards = state["token"], turn.deps.settings.wards
+def _ward_menu(deps: Deps, state: dict, text: str = ASK_WARDS) -> Reply:
+    token, wards = state["token"], deps.settings.wards
     chosen = set(state.get("wards", []))
     pages = max(1, -(-len(wards) // WARDS_PER_PAGE))
     page = min(max(int(state.get("page", 0)), 0), pages - 1)
@@ -286,7 +286,7 @@ def _ward_menu(turn: Turn, state: dict, text: str = ASK_WARDS) -> Reply:
     if pages > 1:
         text += f"\n(Trang {page + 1}/{pages})"
     if chosen:
-        text += f"\nĐã chọn: {', '.join(_chosen_wards(turn, state))}."
+        text += f"\nĐã chọn: {', '.join(_chosen_wards(deps, state))}."
     return Reply.with_buttons(
         text, *rows, nav,
         [Button("🌐 Tất cả phường/xã", f"{PREFIX}:{token}:wall"), Button("Tiếp ➡️", f"{PREFIX}:{token}:wnext")],
@@ -308,12 +308,12 @@ def _group_menu(state: dict, text: str = ASK_GROUPS) -> Reply:
                                               cancel_button(PREFIX, token)])
 
 
-def _platforms(turn: Turn) -> tuple[str, ...]:
-    return registry.broadcast_targets(turn.deps.settings)
+def _platforms(deps: Deps) -> tuple[str, ...]:
+    return registry.broadcast_targets(deps.settings)
 
 
-def _platform_menu(turn: Turn, state: dict) -> Reply:
-    token, names = state["token"], _platforms(turn)
+def _platform_menu(deps: Deps, state: dict) -> Reply:
+    token, names = state["token"], _platforms(deps)
     choices = [Button(registry.label(name), f"{PREFIX}:{token}:p:{name}") for name in names]
     if len(names) > 1:
         choices.append(Button("Cả hai" if len(names) == 2 else "Tất cả", f"{PREFIX}:{token}:p:{ALL_PLATFORMS}"))
@@ -325,13 +325,13 @@ def _when_buttons(token: str) -> list[Button]:
             for code, label in PRESETS.items()]
 
 
-def _segment(turn: Turn, state: dict) -> Segment:
-    return Segment(tuple(_chosen_wards(turn, state)), tuple(g for g in GROUPS if g in state.get("groups", [])),
-                   tuple(p for p in registry.names() if p in state.get("platforms", [])) or _platforms(turn))
+def _segment(deps: Deps, state: dict) -> Segment:
+    return Segment(tuple(_chosen_wards(deps, state)), tuple(g for g in GROUPS if g in state.get("groups", [])),
+                   tuple(p for p in registry.names() if p in state.get("platforms", [])) or _platforms(deps))
 
 
 async def _preview(turn: Turn, state: dict) -> Reply:
-    segment = _segment(turn, state)
+    segment = _segment(turn.deps, state)
     async with transaction(turn) as session:
         count = await outbox.count_recipients(session, segment)
     token = state["token"]
@@ -356,7 +356,7 @@ async def _create(msg: Incoming, turn: Turn, state: dict, moment) -> list[Reply]
             or taken.get("step") not in ("confirm", "when"):
         return [Reply(INVALID_BUTTON)]
     now = turn.deps.clock()
-    segment = _segment(turn, taken)
+    segment = _segment(turn.deps, taken)
     async with transaction(turn) as session:
         broadcast = await outbox.create_broadcast(
             session, text=taken["text"], photo_url=taken.get("photo"), segment=segment,

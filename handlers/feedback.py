@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.deps import Turn
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -84,12 +84,12 @@ class Topic:
     short: str     # on the button
 
 
-def topics(turn: Turn) -> list[Topic]:
+def topics(deps: Deps) -> list[Topic]:
     found = [
         Topic(f"m{m.number}", f"mohinh:{m.id}", f"Mô hình {m.number}: {m.title}", f"{m.number}. {m.title}")
-        for m in turn.deps.knowledge.catalog.models
+        for m in deps.knowledge.catalog.models
     ]
-    doc = turn.deps.knowledge.corpus.document(turn.deps.knowledge.catalog.criteria_document)
+    doc = deps.knowledge.corpus.document(deps.knowledge.catalog.criteria_document)
     if doc is not None:
         for section in doc.root.children:
             if "tieu chi" in fold(section.heading) and section.key.isalnum():
@@ -106,8 +106,8 @@ def _topic_button(token: str, topic: Topic) -> Button:
                             TOPIC_LABEL_CHARS if topic.key.startswith("m") else 40, listed=listed)
 
 
-def _topic_menu(turn: Turn, token: str, text: str = ASK_TOPIC) -> Reply:
-    choices = topics(turn)
+def _topic_menu(deps: Deps, token: str, text: str = ASK_TOPIC) -> Reply:
+    choices = topics(deps)
     models = [_topic_button(token, t) for t in choices if t.key.startswith("m")]
     rest = [_topic_button(token, t) for t in choices if not t.key.startswith("m")]
     rows = [models[i: i + 2] for i in range(0, len(models), 2)] + [[b] for b in rest]
@@ -161,7 +161,7 @@ async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
         await turn.dialogs.close(msg.platform, msg.user_id)
         return in_place([Reply(CANCELLED)])
     if action == "t" and step == "topic":
-        topic = next((t for t in topics(turn) if t.key == arg), None)
+        topic = next((t for t in topics(turn.deps) if t.key == arg), None)
         if topic is None:
             return [Reply(INVALID_BUTTON)]
         return await _choose(msg, turn, state, topic)
@@ -176,7 +176,7 @@ async def _confirm_action(msg: Incoming, turn: Turn, state: dict, action: str) -
     if action == "topic":
         state["step"] = "topic"
         await _save(msg, turn, state)
-        return [_topic_menu(turn, state["token"])]
+        return [_topic_menu(turn.deps, state["token"])]
     state["step"] = "text"            # "edit": the text is written again; a chosen topic stays,
     if state.get("guessed"):          # a guessed one is guessed again from the new text
         for key in ("topic", "label", "guessed"):
@@ -199,10 +199,10 @@ async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
     if step == "topic":
         if len(typed.split()) >= MORE_TEXT_WORDS:        # a sentence: more feedback, not a topic's name
             return await _add_text(msg, turn, state)
-        topic = _topic_named(turn, msg.text)
+        topic = _topic_named(turn.deps, msg.text)
         if topic is not None:
             return await _choose(msg, turn, state, topic)
-        return [_topic_menu(turn, state["token"], TOPIC_NOT_FOUND.format(typed=msg.text[:60]))]
+        return [_topic_menu(turn.deps, state["token"], TOPIC_NOT_FOUND.format(typed=msg.text[:60]))]
     if step == "confirm":
         for words, action in ((SEND_WORDS, "send"), (EDIT_WORDS, "edit"), (TOPIC_WORDS, "topic")):
             if typed in words:
@@ -230,7 +230,7 @@ async def _take_text(msg: Incoming, turn: Turn, state: dict, text: str) -> list[
         return [_confirm(state, _photo_note(msg))]
     state["step"] = "topic"
     await _save(msg, turn, state)
-    return [_topic_menu(turn, state["token"], (_photo_note(msg) + "\n\n" if msg.media else "") + ASK_TOPIC)]
+    return [_topic_menu(turn.deps, state["token"], (_photo_note(msg) + "\n\n" if msg.media else "") + ASK_TOPIC)]
 
 
 async def _add_text(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
@@ -242,19 +242,19 @@ async def _add_text(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
     await _save(msg, turn, state)
     if state.get("step") == "confirm":
         return [_confirm(state, ADDED)]
-    return [_topic_menu(turn, state["token"], ADDED + " " + ASK_TOPIC)]
+    return [_topic_menu(turn.deps, state["token"], ADDED + " " + ASK_TOPIC)]
 
 
 def _photo_note(msg: Incoming) -> str:
     return "Mình ghi nhận phần chữ; ảnh hay tệp đính kèm thì mình chưa lưu được." if msg.media else ""
 
 
-def _topic_named(turn: Turn, text: str) -> Topic | None:
+def _topic_named(deps: Deps, text: str) -> Topic | None:
     """The topic ``text`` names ("nha o xa hoi", "khác"), if any."""
     if _typed(text) in {"khac", "chu de khac"}:
-        return topics(turn)[-1]
-    model = turn.deps.knowledge.catalog.find_model(text)
-    return next((t for t in topics(turn) if model and t.code == f"mohinh:{model.id}"), None)
+        return topics(deps)[-1]
+    model = deps.knowledge.catalog.find_model(text)
+    return next((t for t in topics(deps) if model and t.code == f"mohinh:{model.id}"), None)
 
 
 def _typed(text: str) -> str:
@@ -265,7 +265,7 @@ def _typed(text: str) -> str:
 async def _suggest(msg: Incoming, turn: Turn, text: str) -> Topic | None:
     """The topic the feedback is most likely about: a model it names, else the
     criteria group of the passage it is closest to (when the search is confident)."""
-    named = _topic_named(turn, text)
+    named = _topic_named(turn.deps, text)
     if named is not None:
         return named
     result = turn.search_ahead if turn.search_ahead is not None and turn.search_ahead.question == text \
@@ -277,7 +277,7 @@ async def _suggest(msg: Incoming, turn: Turn, text: str) -> Topic | None:
     if not passage_id.startswith(criteria + "."):
         return None
     key = passage_id[len(criteria) + 1:].split(".", 1)[0]
-    return next((t for t in topics(turn) if t.code == f"tieuchi:{key}"), None)
+    return next((t for t in topics(turn.deps) if t.code == f"tieuchi:{key}"), None)
 
 
 async def _choose(msg: Incoming, turn: Turn, state: dict, topic: Topic) -> list[Reply]:
@@ -299,5 +299,5 @@ async def _send(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
     async with transaction(turn) as session:
         resident = await repo.ensure_resident(session, msg.platform, msg.user_id, msg.display_name, now)
         await repo.add_feedback(session, resident, msg.platform, state["topic"], state["label"],
-                                stored_text(turn, state["text"]), now)
+                                stored_text(turn.deps, state["text"]), now)
     return [Reply(THANKS.format(label=state["label"]))]

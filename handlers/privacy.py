@@ -8,7 +8,7 @@ deletes nothing.
 
 from __future__ import annotations
 
-from bot.deps import Turn
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
@@ -96,16 +96,16 @@ def _summary_text(s: repo.DataSummary, quiz: tuple[int, int] = (0, 0)) -> str:
     return "\n".join(lines)
 
 
-def what_we_store(turn: Turn) -> str:
-    keep = turn.deps.settings.privacy.keep_contact_details
+def what_we_store(deps: Deps) -> str:
+    keep = deps.settings.privacy.keep_contact_details
     return WHAT_WE_STORE.format(contact_details=CONTACT_DETAILS_KEPT if keep else CONTACT_DETAILS_MASKED)
 
 
-def stored_text(turn: Turn, text: str) -> str:
+def stored_text(deps: Deps, text: str) -> str:
     """What is stored of a resident's free text (a question, a piece of feedback):
     phone numbers, e-mail addresses and ID numbers masked, unless the
     deployment keeps them (CIVICBOT_PRIVACY__KEEP_CONTACT_DETAILS)."""
-    return text if turn.deps.settings.privacy.keep_contact_details else mask_personal_data(text)
+    return text if deps.settings.privacy.keep_contact_details else mask_personal_data(text)
 
 
 @router.command("quyenriengtu", "Mình lưu gì về bạn và để làm gì")
@@ -116,8 +116,8 @@ async def show_privacy(msg: Incoming, turn: Turn) -> list[Reply]:
         resident = await repo.find_resident(session, msg.platform, msg.user_id) if summary else None
         quiz = await quiz_repo.member_totals(session, resident.id) if resident else (0, 0)
     if summary is None:
-        return [Reply(what_we_store(turn)), Reply(NOTHING_STORED)]
-    return [Reply(what_we_store(turn)),
+        return [Reply(what_we_store(turn.deps)), Reply(NOTHING_STORED)]
+    return [Reply(what_we_store(turn.deps)),
             Reply.with_buttons(_summary_text(summary, quiz), [Button("🗑 Xóa dữ liệu của tôi", f"{PREFIX}:ask")])]
 
 

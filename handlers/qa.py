@@ -87,7 +87,7 @@ async def answer_question(msg: Incoming, turn: Turn) -> list[Reply]:
     if not response.logged:
         await remember(msg, turn.deps, response.context)
         return [response.reply]
-    answer_id = await record_answer(msg, turn, response)
+    answer_id = await record_answer(msg, turn.deps, response)
     if answer_id is None:                       # nothing stored: keep the context in memory
         await remember(msg, turn.deps, response.context)
     reply = response.reply

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.deps import Turn
+from bot.deps import Deps, Turn
 from bot.messages import QUIZ_ANSWER_PREFIX, Button, Incoming, QuizPoll, Reply
 from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
@@ -87,13 +87,13 @@ STOP_LABEL = "⏹ Dừng bài"
 
 # ---------------------------------------------------------------- helpers
 
-def _limit(turn: Turn) -> int:
-    return turn.deps.settings.quiz.time_limit_seconds
+def _limit(deps: Deps) -> int:
+    return deps.settings.quiz.time_limit_seconds
 
 
-def _is_late(turn: Turn, rnd: QuizRound, now: datetime) -> bool:
-    limit = _limit(turn)
-    return bool(limit) and now - rnd.asked_at > timedelta(seconds=limit + turn.deps.settings.quiz.grace_seconds)
+def _is_late(deps: Deps, rnd: QuizRound, now: datetime) -> bool:
+    limit = _limit(deps)
+    return bool(limit) and now - rnd.asked_at > timedelta(seconds=limit + deps.settings.quiz.grace_seconds)
 
 
 def _title(topic: str) -> str:
@@ -134,11 +134,11 @@ def _topic_from_text(text: str) -> str | None:
     return None
 
 
-async def _bank(turn: Turn) -> QuestionBank:
-    return await turn.deps.quiz_bank.get(turn.deps.knowledge)
+async def _bank(deps: Deps) -> QuestionBank:
+    return await deps.quiz_bank.get(deps.knowledge)
 
 
-def question_reply(turn: Turn, bank: QuestionBank, rnd: QuizRound, position: int) -> Reply | None:
+def question_reply(deps: Deps, bank: QuestionBank, rnd: QuizRound, position: int) -> Reply | None:
     """Question ``position`` of the round, options in the round's order; None if the bank lost it."""
     question = bank.get(rnd.question_ids[position])
     if question is None:
@@ -150,7 +150,7 @@ def question_reply(turn: Turn, bank: QuestionBank, rnd: QuizRound, position: int
         options=tuple(question.options[i] for i in order),
         correct=order.index(question.answer),
         explanation=question.explanation,
-        open_period=_limit(turn) or None,
+        open_period=_limit(deps) or None,
     )
     controls = [Button(SKIP_LABEL, f"{PREFIX}:{rnd.token}:skip:{position}"),
                 Button(STOP_LABEL, f"{PREFIX}:{rnd.token}:stop")]
@@ -161,7 +161,7 @@ def source_block(question: QuizQuestion) -> str:
     return f"📖 Căn cứ – {question.source_section}:\n«{question.source_text}»"
 
 
-def feedback_reply(turn: Turn, question: QuizQuestion, outcome: str, correct: bool) -> Reply:
+def feedback_reply(deps: Deps, question: QuizQuestion, outcome: str, correct: bool) -> Reply:
     right = question.options[question.answer]
     if outcome == ANSWERED and correct:
         head = "✅ Chính xác!"
@@ -170,14 +170,14 @@ def feedback_reply(turn: Turn, question: QuizQuestion, outcome: str, correct: bo
     elif outcome == SKIPPED:
         head = f"⏭ Bạn đã bỏ qua câu này. Đáp án đúng: «{right}»."
     else:
-        head = (f"⏰ Câu này đã hết thời gian ({_limit(turn)} giây) nên câu trả lời không được tính. "
+        head = (f"⏰ Câu này đã hết thời gian ({_limit(deps)} giây) nên câu trả lời không được tính. "
                 f"Đáp án đúng: «{right}».")
     return Reply(f"{head}\n{question.explanation}\n\n{source_block(question)}")
 
 
-async def _summary(turn: Turn, session, bank: QuestionBank, rnd: QuizRound, stopped: bool) -> list[Reply]:
+async def _summary(deps: Deps, session, bank: QuestionBank, rnd: QuizRound, stopped: bool) -> list[Reply]:
     answers = await quiz_repo.round_answers(session, rnd.id)
-    finished = rnd.finished_at or turn.deps.clock()
+    finished = rnd.finished_at or deps.clock()
     lines = ["🏁 Bạn đã hoàn thành bài đố vui!" if not stopped else
              f"⏹ Bạn đã dừng bài sau {rnd.position}/{rnd.size} câu; các câu chưa làm được tính là chưa đúng."]
     lines.append(f"Kết quả: {rnd.score}/{rnd.size} câu đúng.")
@@ -267,7 +267,7 @@ async def on_answer(msg: Incoming, turn: Turn) -> list[Reply]:
 
 
 async def _start_round(msg: Incoming, turn: Turn, topic: str, menu_token: str | None) -> list[Reply]:
-    bank = await _bank(turn)
+    bank = await _bank(turn.deps)
     settings = turn.deps.settings.quiz
     now = turn.deps.clock()
     async with transaction(turn) as session:
@@ -291,7 +291,7 @@ async def _start_round(msg: Incoming, turn: Turn, topic: str, menu_token: str | 
             return [_already_started(earlier)] if earlier else [Reply(ALREADY_STARTED)]
         closed = await quiz_repo.close_open_rounds(session, resident.id, now, keep=rnd.id)
     intro = STARTED.format(number=number, size=rnd.size, title=_title(topic), closed=CLOSED_NOTE if closed else "")
-    first = question_reply(turn, bank, rnd, 0)
+    first = question_reply(turn.deps, bank, rnd, 0)
     assert first is not None
     return [Reply(intro), first]
 
@@ -315,7 +315,7 @@ async def _own_round(session, msg: Incoming, token: str) -> tuple[QuizRound | No
 
 async def _settle(msg: Incoming, turn: Turn, token: str, position: int, shown: int | None) -> list[Reply]:
     """Answer (``shown``: the option as displayed) or skip (None) question ``position``."""
-    bank = await _bank(turn)
+    bank = await _bank(turn.deps)
     now = turn.deps.clock()
     async with transaction(turn) as session:
         rnd, note = await _own_round(session, msg, token)
@@ -332,7 +332,7 @@ async def _settle(msg: Incoming, turn: Turn, token: str, position: int, shown: i
         order = option_order(rnd.token, position, len(question.options))
         if shown is not None and not 0 <= shown < len(order):
             return [Reply(INVALID)]
-        if _is_late(turn, rnd, now):
+        if _is_late(turn.deps, rnd, now):
             outcome, chosen, correct = TIMED_OUT, None, False
         elif shown is None:
             outcome, chosen, correct = SKIPPED, None, False
@@ -345,16 +345,16 @@ async def _settle(msg: Incoming, turn: Turn, token: str, position: int, shown: i
         )
         if not settled:           # a concurrent copy of this answer got there first
             return [Reply(ALREADY_ANSWERED)]
-        replies = [feedback_reply(turn, question, outcome, correct)]
-        replies += await _after(turn, session, bank, rnd, now)
+        replies = [feedback_reply(turn.deps, question, outcome, correct)]
+        replies += await _after(turn.deps, session, bank, rnd, now)
     return replies
 
 
-async def _after(turn: Turn, session, bank: QuestionBank, rnd: QuizRound, now: datetime) -> list[Reply]:
+async def _after(deps: Deps, session, bank: QuestionBank, rnd: QuizRound, now: datetime) -> list[Reply]:
     """What follows a settled question: the next one, or the round's summary."""
     if rnd.status == DONE:
-        return await _summary(turn, session, bank, rnd, stopped=False)
-    following = question_reply(turn, bank, rnd, rnd.position)
+        return await _summary(deps, session, bank, rnd, stopped=False)
+    following = question_reply(deps, bank, rnd, rnd.position)
     if following is None:
         await quiz_repo.stop_round(session, rnd, now)
         return [Reply(BANK_CHANGED)]
@@ -362,7 +362,7 @@ async def _after(turn: Turn, session, bank: QuestionBank, rnd: QuizRound, now: d
 
 
 async def _stop(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
-    bank = await _bank(turn)
+    bank = await _bank(turn.deps)
     now = turn.deps.clock()
     async with transaction(turn) as session:
         rnd, note = await _own_round(session, msg, token)
@@ -373,7 +373,7 @@ async def _stop(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
         if rnd.position == 0:
             return [Reply.with_buttons("Đã dừng bài đố vui. Bài chưa có câu trả lời nào nên không được tính điểm.",
                                        [Button("📚 Làm bài mới", f"{PREFIX}:menu")])]
-        return await _summary(turn, session, bank, rnd, stopped=True)
+        return await _summary(turn.deps, session, bank, rnd, stopped=True)
 
 
 @router.cancels
@@ -387,7 +387,7 @@ async def stop_open_round(msg: Incoming, turn: Turn) -> list[Reply] | None:
 
 async def _resume(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
     """Show the current question again; one whose time ran out is settled as timed out first."""
-    bank = await _bank(turn)
+    bank = await _bank(turn.deps)
     now = turn.deps.clock()
     async with transaction(turn) as session:
         rnd, note = await _own_round(session, msg, token)
@@ -395,7 +395,7 @@ async def _resume(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
             return note
         if rnd.status != OPEN:
             return [Reply(ROUND_OVER)]
-        if not _is_late(turn, rnd, now):
-            current = question_reply(turn, bank, rnd, rnd.position)
+        if not _is_late(turn.deps, rnd, now):
+            current = question_reply(turn.deps, bank, rnd, rnd.position)
             return [current] if current else [Reply(BANK_CHANGED)]
     return await _settle(msg, turn, token, rnd.position, None)

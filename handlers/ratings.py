@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bot.deps import Turn
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -38,7 +38,7 @@ NOT_RATABLE = (
 )
 
 
-async def record_answer(msg: Incoming, turn: Turn, response: "Response") -> int | None:
+async def record_answer(msg: Incoming, deps: Deps, response: "Response") -> int | None:
     """Log the answer (a decline also into the question inbox) and the chat's context for
     follow-ups; the log id, or None without storage.
 
@@ -46,7 +46,7 @@ async def record_answer(msg: Incoming, turn: Turn, response: "Response") -> int 
     one short transaction records the answers of every question in flight.
     The row is committed before the answer is sent.
     """
-    if turn.deps.answer_log is None:
+    if deps.answer_log is None:
         return None
     result = response.result
     if response.shown:
@@ -55,9 +55,9 @@ async def record_answer(msg: Incoming, turn: Turn, response: "Response") -> int 
         top = result.hits[0].passage.id if result is not None and result.hits else None
     confidence = float(result.confidence) if result is not None else 1.0
     context = response.context.to_dict() if response.context is not None else None
-    return await turn.deps.answer_log.record(repo.AnswerEntry(
-        msg.platform, msg.user_id, msg.display_name, stored_text(turn, msg.text), top, response.confident, confidence,
-        turn.deps.clock(), msg.chat_id, context))
+    return await deps.answer_log.record(repo.AnswerEntry(
+        msg.platform, msg.user_id, msg.display_name, stored_text(deps, msg.text), top, response.confident, confidence,
+        deps.clock(), msg.chat_id, context))
 
 
 def rating_row(answer_id: int | None) -> list[Button]:

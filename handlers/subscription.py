@@ -13,7 +13,7 @@ it cancelled, see `bot.router.Dialog`), else what a handler registered with
 
 from __future__ import annotations
 
-from bot.deps import Turn
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -55,8 +55,8 @@ UNSUBSCRIBED = "Bạn đã ngừng nhận tin. Khi muốn nhận lại, bạn g�
 NOTHING_TO_CANCEL = "Hiện không có thao tác nào đang làm dở và bạn cũng chưa đăng ký nhận tin. Gõ /dangky để đăng ký nhé."
 
 
-def _ward_menu(turn: Turn, token: str, page: int, text: str = ASK_WARD) -> Reply:
-    wards = turn.deps.settings.wards
+def _ward_menu(deps: Deps, token: str, page: int, text: str = ASK_WARD) -> Reply:
+    wards = deps.settings.wards
     pages = max(1, -(-len(wards) // WARDS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     start = page * WARDS_PER_PAGE
@@ -88,7 +88,7 @@ async def start_subscription(msg: Incoming, turn: Turn) -> list[Reply]:
         current = await repo.subscription_of(session, resident.id) if resident else None
     await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token, "step": "ward", "page": 0})
     intro = ALREADY_SUBSCRIBED.format(ward=current[0].ward) if current and current[0].active else ""
-    return [_ward_menu(turn, token, 0, intro + ASK_WARD)]
+    return [_ward_menu(turn.deps, token, 0, intro + ASK_WARD)]
 
 
 @router.button(PREFIX)
@@ -107,7 +107,7 @@ async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     if action == "pg" and step == "ward" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
         state["page"] = int(arg)
         await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-        return in_place([_ward_menu(turn, token, int(arg))])
+        return in_place([_ward_menu(turn.deps, token, int(arg))])
     if action == "w" and step == "ward" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
         return await _choose_ward(msg, turn, state, wards[int(arg)])
     if action == "g" and step == "groups" and arg in GROUPS:
@@ -171,7 +171,7 @@ async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
         exact = [w for w in turn.deps.settings.wards if typed and fold(w).endswith(" " + typed)]
         if len(matches) == 1 or len(exact) == 1:
             return await _choose_ward(msg, turn, state, (matches if len(matches) == 1 else exact)[0])
-        return [_ward_menu(turn, token, state.get("page", 0), WARD_NOT_FOUND.format(typed=msg.text[:60]))]
+        return [_ward_menu(turn.deps, token, state.get("page", 0), WARD_NOT_FOUND.format(typed=msg.text[:60]))]
     if step == "groups":
         typed = " ".join(fold(msg.text).strip(" .!?").split())
         group = next((code for code, label in GROUPS.items() if fold(label) == typed), None)
