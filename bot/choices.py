@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bot.messages import Button, Incoming, Reply
 
 if TYPE_CHECKING:
-    from bot.deps import Deps
+    from bot.deps import Deps, Turn
 
 # Kept beside the chat's follow-up context, under its own chat key.
 KEY_PREFIX = "choices:"
@@ -70,25 +70,25 @@ def typed_number(text: str) -> int | None:
 Dispatch = Callable[[Incoming], Awaitable[list[Reply]]]
 
 
-async def dispatch_numbered(msg: Incoming, deps: "Deps", dispatch: Dispatch) -> list[Reply]:
+async def dispatch_numbered(msg: Incoming, turn: "Turn", dispatch: Dispatch) -> list[Reply]:
     """``dispatch`` for a platform without buttons: a typed number becomes the
     choice it names; the replies' choices are numbered and remembered."""
-    held = await _load(msg, deps)
+    held = await _load(msg, turn.deps)
     number = typed_number(msg.text) if msg.callback_data is None and not msg.media else None
     if number is not None and number <= len(held["choices"]):
         msg = replace(msg, text="", text_lines="", callback_data=held["choices"][number - 1])
-    elif number is not None and await deps.dialogs.current(msg.platform, msg.user_id) is None:
+    elif number is not None and await turn.dialogs.current(msg.platform, msg.user_id) is None:
         # A number for choices that expired or never were: say so, rather than search for "7".
         return [Reply(NO_SUCH_CHOICE.format(number=number))]
     replies = await dispatch(msg)
     offered = [button.data for reply in replies for button in flat_buttons(reply)]
-    owner = _owner(deps, replies) if offered else None
+    owner = _owner(turn.deps, replies) if offered else None
     owned = held["choices"][: held.get("held", 0)] if held.get("owner") else []
     acted_on_held = bool(msg.command) or msg.callback_data in owned
-    if owned and not acted_on_held and owner is None and await _still_open(msg, deps, held):
+    if owned and not acted_on_held and owner is None and await _still_open(msg, turn, held):
         # Something else said in between: the held numbers stay, its choices come after them.
         if offered:
-            await _save(msg, deps, {**held, "choices": owned + offered})
+            await _save(msg, turn, {**held, "choices": owned + offered})
             replies = _numbered_from(replies, len(owned) + 1)
             replies.append(Reply(STILL_OPEN.format(about=held.get("about") or QUIZ_ABOUT, last=len(owned))))
         return replies
@@ -96,12 +96,12 @@ async def dispatch_numbered(msg: Incoming, deps: "Deps", dispatch: Dispatch) -> 
         state: dict[str, Any] = {"choices": offered}
         if owner is not None:
             state.update(owner=owner[0], about=owner[1], held=len(offered))
-        await _save(msg, deps, state)
+        await _save(msg, turn, state)
         replies = _numbered_from(replies, 1)
     elif held["choices"] and (msg.command or msg.callback_data is not None or owned):
         # A pick or a command answered without choices, or the holding dialog
         # closed: the numbers shown before mean nothing any more.
-        await _save(msg, deps, {"choices": []})
+        await _save(msg, turn, {"choices": []})
     return replies
 
 
@@ -133,12 +133,12 @@ def _owner(deps: "Deps", replies: list[Reply]) -> tuple[str, str] | None:
     return None
 
 
-async def _still_open(msg: Incoming, deps: "Deps", held: dict[str, Any]) -> bool:
+async def _still_open(msg: Incoming, turn: "Turn", held: dict[str, Any]) -> bool:
     """Whether what holds the numbers is still there (a dialog closed by free text is not)."""
     owner = held.get("owner") or ""
     if not owner.startswith("dialog:"):
         return True             # a quiz question is settled only by a pick or a command
-    return await deps.dialogs.current(msg.platform, msg.user_id) == owner.split(":", 1)[1]
+    return await turn.dialogs.current(msg.platform, msg.user_id) == owner.split(":", 1)[1]
 
 
 async def _load(msg: Incoming, deps: "Deps") -> dict[str, Any]:
@@ -151,13 +151,13 @@ async def _load(msg: Incoming, deps: "Deps") -> dict[str, Any]:
     return {**found, "choices": choices}
 
 
-async def _save(msg: Incoming, deps: "Deps", state: dict[str, Any]) -> None:
+async def _save(msg: Incoming, turn: "Turn", state: dict[str, Any]) -> None:
     """In the update's transaction when there is one: it commits with what the
     handler wrote, and the update may already hold SQLite's only connection."""
     key = (msg.platform, KEY_PREFIX + msg.chat_id)
-    if deps.session is not None:
+    if turn.session is not None:
         from bot.storage import repo
 
-        await repo.save_chat_contexts(deps.session, {key: (msg.user_id, state)}, deps.clock())
-    elif deps.chat_contexts is not None:
-        await deps.chat_contexts.put(key[0], key[1], msg.user_id, state)
+        await repo.save_chat_contexts(turn.session, {key: (msg.user_id, state)}, turn.deps.clock())
+    elif turn.deps.chat_contexts is not None:
+        await turn.deps.chat_contexts.put(key[0], key[1], msg.user_id, state)

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Incoming, Reply
 from retrieval.searcher import SearchResult
 
@@ -192,12 +192,12 @@ class Pipeline:
             search_ahead, _ = await asyncio.gather(lookahead.search, lookahead.open_dialog)
             open_dialog = lookahead.open_dialog
         if self.deps.db is None:
-            replies = await self.deps.router.dispatch(msg, self.deps.for_update(None, search_ahead), open_dialog)
+            replies = await self.deps.router.dispatch(msg, Turn.begin(self.deps, None, search_ahead), open_dialog)
             return await _recorded(record, replies)
         # One session, one transaction per update: whatever the handlers and the
         # dialog store write commits together, or not at all when anything fails.
         async with self.deps.db.sessions.begin() as session:
-            replies = await self.deps.router.dispatch(msg, self.deps.for_update(session, search_ahead), open_dialog)
+            replies = await self.deps.router.dispatch(msg, Turn.begin(self.deps, session, search_ahead), open_dialog)
             if record is not None:
                 await record(session, replies)
             return replies

@@ -11,13 +11,13 @@ all read the same registry, so they cannot drift apart:
     router = Router()
 
     @router.command("gopy", "Gửi góp ý về Nghị quyết 05 và các mô hình")
-    async def start_feedback(msg, deps): ...
+    async def start_feedback(msg, turn): ...
 
     @router.button("fb")                   # data "fb:..."
-    async def on_button(msg, deps): ...
+    async def on_button(msg, turn): ...
 
     @router.dialog("gopy", about="gửi góp ý", command="gopy", cancelled="Đã hủy góp ý.")
-    async def on_text(msg, deps): ...      # free text while /gopy is open
+    async def on_text(msg, turn): ...      # free text while /gopy is open
 
 Order of precedence (see `dispatch`): button presses by their data prefix,
 then commands, then non-text messages (a voice note, a sticker), then an open
@@ -35,13 +35,13 @@ from bot.choices import dispatch_numbered, has_buttons
 from bot.messages import Incoming, Reply
 
 if TYPE_CHECKING:
-    from bot.deps import Deps
+    from bot.deps import Deps, Turn
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Incoming, "Deps"], Awaitable[list[Reply]]]
+Handler = Callable[[Incoming, "Turn"], Awaitable[list[Reply]]]
 # Something in progress that /huy can stop (a quiz round): its replies, or None if there is none.
-CancelHook = Callable[[Incoming, "Deps"], Awaitable[list[Reply] | None]]
+CancelHook = Callable[[Incoming, "Turn"], Awaitable[list[Reply] | None]]
 # Work for free text started before its update is dispatched (see Router.prefetch).
 Prefetch = Callable[[Incoming, "Deps"], "Awaitable[Any] | None"]
 
@@ -144,9 +144,9 @@ class Router:
 
     def prefetch(self, hook: "Prefetch") -> "Prefetch":
         """``@router.prefetch``: work for free text started as soon as it arrives, before the
-        update's transaction (a question's search); ``hook(msg, deps)`` returns an awaitable,
+        update's transaction and turn exist (a question's search); ``hook(msg, deps)`` returns an awaitable,
         or None when there is nothing to start. The text handler gets the result as
-        ``deps.search_ahead``."""
+        ``turn.search_ahead``."""
         self._prefetch = hook
         return hook
 
@@ -207,7 +207,7 @@ class Router:
 
     # -- dispatch ----------------------------------------------------------------------
 
-    async def dispatch(self, msg: Incoming, deps: "Deps",
+    async def dispatch(self, msg: Incoming, turn: "Turn",
                        open_dialog: "Awaitable[str | None] | None" = None) -> list[Reply]:
         """``open_dialog``: the user's open dialog, when the caller already started
         looking it up (the pipeline does, while the question is searched).
@@ -215,26 +215,26 @@ class Router:
         On a platform without buttons, numbers typed for choices are read, and
         the choices offered are numbered, by bot/choices.py around this."""
         if not has_buttons(msg.platform):
-            return await dispatch_numbered(msg, deps, lambda numbered: self._dispatch(numbered, deps, open_dialog))
-        return await self._dispatch(msg, deps, open_dialog)
+            return await dispatch_numbered(msg, turn, lambda numbered: self._dispatch(numbered, turn, open_dialog))
+        return await self._dispatch(msg, turn, open_dialog)
 
-    async def _dispatch(self, msg: Incoming, deps: "Deps",
+    async def _dispatch(self, msg: Incoming, turn: "Turn",
                         open_dialog: "Awaitable[str | None] | None") -> list[Reply]:
         if msg.callback_data is not None:
             prefix = msg.callback_data.split(":", 1)[0]
             handler = self._buttons.get(prefix)
-            return await handler(msg, deps) if handler else [Reply(STALE_BUTTON)]
+            return await handler(msg, turn) if handler else [Reply(STALE_BUTTON)]
         if msg.command:
             command = self._commands.get(msg.command)
             if command is None:
                 return [Reply(UNKNOWN_COMMAND.format(name=msg.command[:32]))]
-            return await command.handler(msg, deps)
+            return await command.handler(msg, turn)
         if msg.media and not msg.text and self._media is not None:
-            return await self._media(msg, deps)
-        dialog = self.find_dialog(await (open_dialog or deps.dialogs.peek(msg.platform, msg.user_id)))
+            return await self._media(msg, turn)
+        dialog = self.find_dialog(await (open_dialog or turn.dialogs.peek(msg.platform, msg.user_id)))
         if dialog is not None:
-            return await dialog.on_text(msg, deps)
+            return await dialog.on_text(msg, turn)
         # A dialog left unfinished for too long: say so once, then answer as usual.
-        expired = self.find_dialog(await deps.dialogs.expired(msg.platform, msg.user_id))
-        replies = await self._text(msg, deps) if self._text is not None else []
+        expired = self.find_dialog(await turn.dialogs.expired(msg.platform, msg.user_id))
+        replies = await self._text(msg, turn) if self._text is not None else []
         return ([Reply(expired.expired_notice)] if expired else []) + replies

@@ -25,7 +25,7 @@ from bot.broadcast import outbox, texts
 from bot.broadcast.outbox import GROUPS, Segment
 from bot.broadcast.schedule import MAX_AHEAD, PRESETS, parse_when, preset_time
 from bot.channels import registry
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -85,8 +85,8 @@ NO_BROADCASTS = "Chưa có thông báo nào."
 _PHOTO_LINE = re.compile(r"^\s*(?:anh|hinh|hinh anh|photo|image)\s*:\s*(\S+)\s*$")
 
 
-async def _is_official(msg: Incoming, deps: Deps) -> bool:
-    async with transaction(deps) as session:
+async def _is_official(msg: Incoming, turn: Turn) -> bool:
+    async with transaction(turn) as session:
         # A viewer (read-only console account) does not broadcast.
         return await repo.official_role(session, msg.platform, msg.user_id) in ("official", "admin")
 
@@ -94,141 +94,141 @@ async def _is_official(msg: Incoming, deps: Deps) -> bool:
 # ------------------------------------------------------------------ entry points
 
 @router.command("thongbao", "Gửi thông báo tới người đăng ký (dành cho cán bộ)", hidden=True)
-async def start_broadcast(msg: Incoming, deps: Deps) -> list[Reply]:
+async def start_broadcast(msg: Incoming, turn: Turn) -> list[Reply]:
     """Soạn và gửi thông báo tới người đăng ký (dành cho cán bộ)."""
-    if not await _is_official(msg, deps):
+    if not await _is_official(msg, turn):
         return [Reply(REFUSAL)]
     words = msg.args.split()
     if words and fold(words[0]) in ("huy", "cancel"):
         if len(words) != 2 or not (words[1].lstrip("#").isascii() and words[1].lstrip("#").isdigit()):
             return [Reply(USAGE_CANCEL)]
-        return [await _cancel(msg, deps, int(words[1].lstrip("#")[:12]))]
+        return [await _cancel(msg, turn, int(words[1].lstrip("#")[:12]))]
     if words and fold(words[0]) in ("ds", "danhsach", "list"):
-        return [await _list(deps)]
+        return [await _list(turn)]
     token = new_token()
     state = {"token": token, "step": "text"}
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
     if words:                                   # "/thongbao <nội dung>": the text comes with the command
         lines = msg.text_lines or msg.text
-        return await _take_text(replace(msg, text=msg.args, text_lines=lines.split(None, 1)[1]), deps, state)
-    return [Reply.with_buttons(ASK_TEXT.format(limit=deps.settings.broadcast.max_text_chars),
+        return await _take_text(replace(msg, text=msg.args, text_lines=lines.split(None, 1)[1]), turn, state)
+    return [Reply.with_buttons(ASK_TEXT.format(limit=turn.deps.settings.broadcast.max_text_chars),
                                [cancel_button(PREFIX, token)])]
 
 
 @router.button(CANCEL_PREFIX)
-async def on_cancel_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_cancel_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "tbx:<id>": cancel broadcast <id> (officials only; a second press changes nothing)."""
-    if not await _is_official(msg, deps):
+    if not await _is_official(msg, turn):
         return [Reply(REFUSAL)]
     match = re.fullmatch(rf"{CANCEL_PREFIX}:([0-9]{{1,12}})", msg.callback_data or "")
     if not match:
         return [Reply(INVALID_BUTTON)]
-    return [await _cancel(msg, deps, int(match.group(1)))]
+    return [await _cancel(msg, turn, int(match.group(1)))]
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "tb:<token>:…" of the composing dialog."""
-    if not await _is_official(msg, deps):
+    if not await _is_official(msg, turn):
         return [Reply(REFUSAL)]
-    press = await dialog_button(msg, deps, PREFIX, DIALOG)
+    press = await dialog_button(msg, turn, PREFIX, DIALOG)
     if press is None:
         return [Reply(INVALID_BUTTON)]
     token, action, arg, state = press.token, press.action, press.arg, press.state
     step = state.get("step")
-    wards = deps.settings.wards
+    wards = turn.deps.settings.wards
 
     if action == "cancel" and not arg:
-        await deps.dialogs.close(msg.platform, msg.user_id)
+        await turn.dialogs.close(msg.platform, msg.user_id)
         return in_place([Reply(CANCELLED_DIALOG)])
     if step == "wards":
         if action == "pg" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
             state["page"] = int(arg)
-            await _save(msg, deps, state)
-            return in_place([_ward_menu(deps, state)])
+            await _save(msg, turn, state)
+            return in_place([_ward_menu(turn.deps, state)])
         if action == "w" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
             state["wards"] = _toggle(state.get("wards", []), int(arg))
-            await _save(msg, deps, state)
-            return in_place([_ward_menu(deps, state)])
+            await _save(msg, turn, state)
+            return in_place([_ward_menu(turn.deps, state)])
         if action == "wall" and not arg:
             state["wards"] = []
-            return await _to_groups(msg, deps, state)
+            return await _to_groups(msg, turn, state)
         if action == "wnext" and not arg:
-            if not _chosen_wards(deps, state):
-                return in_place([_ward_menu(deps, state, NEED_A_WARD)])
-            return await _to_groups(msg, deps, state)
+            if not _chosen_wards(turn.deps, state):
+                return in_place([_ward_menu(turn.deps, state, NEED_A_WARD)])
+            return await _to_groups(msg, turn, state)
     if step == "groups":
         if action == "g" and arg in GROUPS:
             state["groups"] = _toggle(state.get("groups", []), arg)
-            await _save(msg, deps, state)
+            await _save(msg, turn, state)
             return in_place([_group_menu(state)])
         if action == "gnext" and not arg:
             if not [g for g in state.get("groups", []) if g in GROUPS]:
                 return in_place([_group_menu(state, NEED_A_GROUP)])
             state["step"] = "platform"
-            await _save(msg, deps, state)
-            return [_platform_menu(deps, state)]
-    if step == "platform" and action == "p" and (arg == ALL_PLATFORMS or arg in _platforms(deps)):
-        state["platforms"] = list(_platforms(deps)) if arg == ALL_PLATFORMS else [arg]
+            await _save(msg, turn, state)
+            return [_platform_menu(turn.deps, state)]
+    if step == "platform" and action == "p" and (arg == ALL_PLATFORMS or arg in _platforms(turn.deps)):
+        state["platforms"] = list(_platforms(turn.deps)) if arg == ALL_PLATFORMS else [arg]
         state["step"] = "confirm"
-        await _save(msg, deps, state)
-        return [await _preview(deps, state)]
+        await _save(msg, turn, state)
+        return [await _preview(turn, state)]
     if step in ("confirm", "when") and action == "at":
         if arg == "custom":
             state["step"] = "when"
-            await _save(msg, deps, state)
+            await _save(msg, turn, state)
             return [Reply.with_buttons(ASK_WHEN, _when_buttons(token), [cancel_button(PREFIX, token)])]
-        moment = preset_time(arg, deps.clock())
+        moment = preset_time(arg, turn.deps.clock())
         if moment is not None:
-            return await _create(msg, deps, state, moment)
+            return await _create(msg, turn, state, moment)
     return [Reply(INVALID_BUTTON)]
 
 
 @router.dialog(DIALOG, about="soạn thông báo", command="thongbao", cancelled=CANCELLED_DIALOG,
                buttons=PREFIX)
-async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
     """Free text while /thongbao is open: the announcement, a ward's name, or the time."""
-    if not await _is_official(msg, deps):
-        await deps.dialogs.close(msg.platform, msg.user_id)
+    if not await _is_official(msg, turn):
+        await turn.dialogs.close(msg.platform, msg.user_id)
         return [Reply(REFUSAL)]
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
     token, step = state.get("token", ""), state.get("step")
     if step == "text":
-        return await _take_text(msg, deps, state)
+        return await _take_text(msg, turn, state)
     if step == "wards":
         typed = " ".join(fold(msg.text).split())
-        wards = deps.settings.wards
+        wards = turn.deps.settings.wards
         matches = [i for i, w in enumerate(wards) if typed and typed in fold(w)]
         exact = [i for i, w in enumerate(wards) if typed and fold(w).endswith(" " + typed)]
         found = matches if len(matches) == 1 else exact if len(exact) == 1 else []
         if not found:
-            return [_ward_menu(deps, state, WARD_NOT_FOUND.format(typed=msg.text[:60]))]
+            return [_ward_menu(turn.deps, state, WARD_NOT_FOUND.format(typed=msg.text[:60]))]
         if found[0] not in state.get("wards", []):
             state["wards"] = state.get("wards", []) + [found[0]]
         state["page"] = found[0] // WARDS_PER_PAGE
-        await _save(msg, deps, state)
-        return [_ward_menu(deps, state)]
+        await _save(msg, turn, state)
+        return [_ward_menu(turn.deps, state)]
     if step == "groups":
         return [_group_menu(state, NEED_A_GROUP)]
     if step == "platform":
-        return [_platform_menu(deps, state)]
+        return [_platform_menu(turn.deps, state)]
     if step in ("confirm", "when"):
-        now = deps.clock()
+        now = turn.deps.clock()
         moment = parse_when(msg.text, now)
         if moment is None:
             return [Reply.with_buttons(BAD_WHEN.format(typed=msg.text[:60]), _when_buttons(token),
                                        [cancel_button(PREFIX, token)])]
         if moment - now > MAX_AHEAD:
             return [Reply.with_buttons(TOO_FAR, _when_buttons(token), [cancel_button(PREFIX, token)])]
-        return await _create(msg, deps, state, moment)
-    await deps.dialogs.close(msg.platform, msg.user_id)
+        return await _create(msg, turn, state, moment)
+    await turn.dialogs.close(msg.platform, msg.user_id)
     return [Reply(STRAYED)]
 
 
 # ------------------------------------------------------------------ steps
 
-async def _save(msg: Incoming, deps: Deps, state: dict) -> None:
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+async def _save(msg: Incoming, turn: Turn, state: dict) -> None:
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
 
 
 def _toggle(chosen: list, item) -> list:
@@ -250,18 +250,18 @@ def split_photo(text: str) -> tuple[str, str | None, bool]:
     return "\n".join(kept).strip(), photo, True
 
 
-async def _take_text(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
+async def _take_text(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
     token = state["token"]
     body, photo, ok = split_photo(msg.text_lines or msg.text)       # paragraphs kept
     if not ok:
         return [Reply.with_buttons(BAD_PHOTO, [cancel_button(PREFIX, token)])]
     problem = free_text_problem(body, what="nội dung thông báo",
-                                max_chars=deps.settings.broadcast.max_text_chars, min_letters=5)
+                                max_chars=turn.deps.settings.broadcast.max_text_chars, min_letters=5)
     if problem:
         return [Reply.with_buttons(problem, [cancel_button(PREFIX, token)])]
     state.update(step="wards", text=body, photo=photo, wards=[], page=0)
-    await _save(msg, deps, state)
-    return [_ward_menu(deps, state)]
+    await _save(msg, turn, state)
+    return [_ward_menu(turn.deps, state)]
 
 
 def _chosen_wards(deps: Deps, state: dict) -> list[str]:
@@ -294,9 +294,9 @@ def _ward_menu(deps: Deps, state: dict, text: str = ASK_WARDS) -> Reply:
     )
 
 
-async def _to_groups(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
+async def _to_groups(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
     state.update(step="groups", groups=state.get("groups", []))
-    await _save(msg, deps, state)
+    await _save(msg, turn, state)
     return [_group_menu(state)]
 
 
@@ -330,9 +330,9 @@ def _segment(deps: Deps, state: dict) -> Segment:
                    tuple(p for p in registry.names() if p in state.get("platforms", [])) or _platforms(deps))
 
 
-async def _preview(deps: Deps, state: dict) -> Reply:
-    segment = _segment(deps, state)
-    async with transaction(deps) as session:
+async def _preview(turn: Turn, state: dict) -> Reply:
+    segment = _segment(turn.deps, state)
+    async with transaction(turn) as session:
         count = await outbox.count_recipients(session, segment)
     token = state["token"]
     lines = ["Xem trước thông báo:", "──────────", texts.announcement_text(state["text"]), "──────────"]
@@ -348,16 +348,16 @@ async def _preview(deps: Deps, state: dict) -> Reply:
                                cancel_button(PREFIX, token)])
 
 
-async def _create(msg: Incoming, deps: Deps, state: dict, moment) -> list[Reply]:
+async def _create(msg: Incoming, turn: Turn, state: dict, moment) -> list[Reply]:
     # take() closes the dialog exactly once: a double tap, or the same time
     # typed twice, creates one broadcast.
-    taken = await deps.dialogs.take(msg.platform, msg.user_id, DIALOG)
+    taken = await turn.dialogs.take(msg.platform, msg.user_id, DIALOG)
     if taken is None or taken.get("token") != state.get("token") or not taken.get("text") \
             or taken.get("step") not in ("confirm", "when"):
         return [Reply(INVALID_BUTTON)]
-    now = deps.clock()
-    segment = _segment(deps, taken)
-    async with transaction(deps) as session:
+    now = turn.deps.clock()
+    segment = _segment(turn.deps, taken)
+    async with transaction(turn) as session:
         broadcast = await outbox.create_broadcast(
             session, text=taken["text"], photo_url=taken.get("photo"), segment=segment,
             created_by=f"{msg.platform}:{msg.user_id}", scheduled_at=moment, now=now,
@@ -369,9 +369,9 @@ async def _create(msg: Incoming, deps: Deps, state: dict, moment) -> list[Reply]
     return [Reply.with_buttons(text, [Button(f"⛔ Hủy thông báo #{broadcast.id}", f"{CANCEL_PREFIX}:{broadcast.id}")])]
 
 
-async def _cancel(msg: Incoming, deps: Deps, broadcast_id: int) -> Reply:
-    async with transaction(deps) as session:
-        result = await outbox.cancel_broadcast(session, broadcast_id, f"{msg.platform}:{msg.user_id}", deps.clock())
+async def _cancel(msg: Incoming, turn: Turn, broadcast_id: int) -> Reply:
+    async with transaction(turn) as session:
+        result = await outbox.cancel_broadcast(session, broadcast_id, f"{msg.platform}:{msg.user_id}", turn.deps.clock())
         if result == outbox.NOT_FOUND:
             return Reply(NOT_FOUND.format(id=broadcast_id))
         if result == outbox.ALREADY_OVER:
@@ -385,8 +385,8 @@ async def _cancel(msg: Incoming, deps: Deps, broadcast_id: int) -> Reply:
     return Reply(CANCELLED_ONE.format(id=broadcast_id, detail=detail))
 
 
-async def _list(deps: Deps) -> Reply:
-    async with transaction(deps) as session:
+async def _list(turn: Turn) -> Reply:
+    async with transaction(turn) as session:
         rows = await outbox.list_broadcasts(session, LIST_LIMIT)
         lines, buttons = [], []
         for b in rows:
@@ -394,7 +394,7 @@ async def _list(deps: Deps) -> Reply:
             first_line = b.text.splitlines()[0][:60] if b.text else ""
             status = texts.STATUS_LABELS.get(b.status, b.status)
             detail = (f"đã gửi {texts.number(c.sent)}/{texts.number(b.total)}" if b.started_at
-                      else f"gửi {texts.when_text(b.scheduled_at, deps.clock())}")
+                      else f"gửi {texts.when_text(b.scheduled_at, turn.deps.clock())}")
             lines.append(f"#{b.id} • {status} • {detail}\n«{first_line}»")
             if b.status in ("scheduled", "running"):
                 buttons.append(Button(f"⛔ Hủy #{b.id}", f"{CANCEL_PREFIX}:{b.id}"))

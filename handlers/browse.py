@@ -10,7 +10,7 @@ than repeated on every page.
 
 from __future__ import annotations
 
-from bot.deps import Deps
+from bot.deps import Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from handlers.context import ChatContext, remember
@@ -45,19 +45,19 @@ NOTHING_SPECIFIC = ("Ngoài tên mô hình, văn bản chưa nêu nội dung ri�
 
 @router.command("mohinh", "Xem 11 mô hình trọng tâm",
                 help="Xem 11 mô hình trọng tâm (gõ /mohinh 6 để xem ngay mô hình số 6)")
-async def list_models(msg: Incoming, deps: Deps) -> list[Reply]:
+async def list_models(msg: Incoming, turn: Turn) -> list[Reply]:
     """Xem 11 mô hình trọng tâm của Nghị quyết 05."""
-    models = deps.knowledge.catalog.models
+    models = turn.deps.knowledge.catalog.models
     chosen = _model_from_args(msg.args, models)
     if chosen:
-        await remember(msg, deps, model_context(deps.knowledge, chosen.number))
-        return [model_card(chosen, deps.knowledge)]
+        await remember(msg, turn.deps, model_context(turn.deps.knowledge, chosen.number))
+        return [model_card(chosen, turn.deps.knowledge)]
     lines = [f"Nghị quyết 05 triển khai {len(models)} mô hình trọng tâm:"]
     lines += [f"{m.number}. {m.title}" for m in models]
     lines.append("Bạn chọn một mô hình để xem văn bản nói gì về mô hình đó.")
     buttons = [model_button(m, MODEL_NAV) for m in models]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    await remember(msg, deps, model_context(deps.knowledge, None))
+    await remember(msg, turn.deps, model_context(turn.deps.knowledge, None))
     return [Reply.with_buttons("\n".join(lines), *rows)]
 
 
@@ -66,22 +66,22 @@ def model_button(model: FocusModel, prefix: str = MODEL_PREFIX) -> Button:
 
 
 @router.button(MODEL_PREFIX)
-async def on_model_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_model_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "m:<number>" or "m:list"."""
     payload = (msg.callback_data or "").partition(":")[2]
     if payload == "list":
-        return await list_models(msg, deps)
-    model = _model_from_args(payload, deps.knowledge.catalog.models)
+        return await list_models(msg, turn)
+    model = _model_from_args(payload, turn.deps.knowledge.catalog.models)
     if model is None:
         return [Reply("Mình không tìm thấy mô hình này. Bạn gõ /mohinh để xem danh sách nhé.")]
-    await remember(msg, deps, model_context(deps.knowledge, model.number))
-    return [model_card(model, deps.knowledge)]
+    await remember(msg, turn.deps, model_context(turn.deps.knowledge, model.number))
+    return [model_card(model, turn.deps.knowledge)]
 
 
 @router.button(MODEL_NAV)
-async def on_model_menu(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_model_menu(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "mv:<number>" or "mv:list": as "m:…", in place of the tapped menu."""
-    return in_place(await on_model_button(msg, deps))
+    return in_place(await on_model_button(msg, turn))
 
 
 def _model_from_args(args: str, models: tuple[FocusModel, ...]) -> FocusModel | None:
@@ -196,29 +196,29 @@ def _whole_item(passage: Passage, knowledge: KnowledgeBase) -> tuple[str, str]:
 
 
 @router.command("tieuchi", "Xem bộ tiêu chí")
-async def browse_criteria(msg: Incoming, deps: Deps) -> list[Reply]:
+async def browse_criteria(msg: Incoming, turn: Turn) -> list[Reply]:
     """Xem bộ tiêu chí xây dựng Chủ nghĩa xã hội và con người xã hội chủ nghĩa."""
-    return [section_view(deps.knowledge, None)]
+    return [section_view(turn.deps.knowledge, None)]
 
 
 @router.button(CRITERIA_PREFIX)
-async def on_criteria_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_criteria_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "t:root" or "t:<section id>": a section of any document; a criteria group
     comes as its list, each item a button (the same reply a follow-up gets)."""
     from handlers.qa import conversation_of
 
     payload = (msg.callback_data or "").partition(":")[2]
-    if payload == "root" or _find(deps.knowledge, payload) is None:
-        return [section_view(deps.knowledge, None if payload == "root" else payload)]
-    response = conversation_of(deps).open_section(payload)
-    await remember(msg, deps, response.context)
+    if payload == "root" or _find(turn.deps.knowledge, payload) is None:
+        return [section_view(turn.deps.knowledge, None if payload == "root" else payload)]
+    response = conversation_of(turn.deps).open_section(payload)
+    await remember(msg, turn.deps, response.context)
     return [response.reply]
 
 
 @router.button(CRITERIA_NAV)
-async def on_criteria_menu(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_criteria_menu(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "tv:root" or "tv:<section id>": as "t:…", in place of the tapped menu."""
-    return in_place(await on_criteria_button(msg, deps))
+    return in_place(await on_criteria_button(msg, turn))
 
 
 def _find(knowledge: KnowledgeBase, section_id: str) -> tuple[Document, Section] | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -134,115 +134,115 @@ def _ask_text(token: str, template: str = ASK_TEXT) -> Reply:
 
 @router.command("gopy", "Gửi góp ý về Nghị quyết 05 và các mô hình",
                 help="Gửi góp ý về Nghị quyết 05 và các mô hình (hoặc gõ luôn: /gopy nội dung góp ý)")
-async def start_feedback(msg: Incoming, deps: Deps) -> list[Reply]:
+async def start_feedback(msg: Incoming, turn: Turn) -> list[Reply]:
     """Gửi góp ý về Nghị quyết 05 và các mô hình."""
     state = {"token": new_token(), "step": "text"}
-    await _save(msg, deps, state)
+    await _save(msg, turn, state)
     if msg.args:                 # "/gopy Đề nghị …": the text is the feedback
-        return await _take_text(msg, deps, state, msg.args)
+        return await _take_text(msg, turn, state, msg.args)
     return [_ask_text(state["token"])]
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "fb:<token>:t:<topic>", "fb:<token>:send|topic|edit|cancel"."""
     parts = button_parts(msg, PREFIX)
     if not parts or not valid_token(parts[0]) or len(parts) > 3:
         return [Reply(INVALID_BUTTON)]
     token, action, arg = parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
-    if await deps.dialogs.current(msg.platform, msg.user_id) != DIALOG:
+    if await turn.dialogs.current(msg.platform, msg.user_id) != DIALOG:
         return [Reply(ALREADY_SENT if action == "send" else INVALID_BUTTON)]
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
     if state.get("token") != token:
         return [Reply(INVALID_BUTTON)]
     step = state.get("step")
 
     if action == "cancel" and not arg:
-        await deps.dialogs.close(msg.platform, msg.user_id)
+        await turn.dialogs.close(msg.platform, msg.user_id)
         return in_place([Reply(CANCELLED)])
     if action == "t" and step == "topic":
-        topic = next((t for t in topics(deps) if t.key == arg), None)
+        topic = next((t for t in topics(turn.deps) if t.key == arg), None)
         if topic is None:
             return [Reply(INVALID_BUTTON)]
-        return await _choose(msg, deps, state, topic)
+        return await _choose(msg, turn, state, topic)
     if step == "confirm" and not arg and action in ("send", "topic", "edit"):
-        return await _confirm_action(msg, deps, state, action)
+        return await _confirm_action(msg, turn, state, action)
     return [Reply(INVALID_BUTTON)]
 
 
-async def _confirm_action(msg: Incoming, deps: Deps, state: dict, action: str) -> list[Reply]:
+async def _confirm_action(msg: Incoming, turn: Turn, state: dict, action: str) -> list[Reply]:
     if action == "send":
-        return await _send(msg, deps, state["token"])
+        return await _send(msg, turn, state["token"])
     if action == "topic":
         state["step"] = "topic"
-        await _save(msg, deps, state)
-        return [_topic_menu(deps, state["token"])]
+        await _save(msg, turn, state)
+        return [_topic_menu(turn.deps, state["token"])]
     state["step"] = "text"            # "edit": the text is written again; a chosen topic stays,
     if state.get("guessed"):          # a guessed one is guessed again from the new text
         for key in ("topic", "label", "guessed"):
             state.pop(key, None)
-    await _save(msg, deps, state)
+    await _save(msg, turn, state)
     return [_ask_text(state["token"], ASK_REWRITE)]
 
 
 @router.dialog(DIALOG, about="gửi góp ý", command="gopy", cancelled=CANCELLED,
                buttons=PREFIX)
-async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
     """Free text while /gopy is open: the feedback, a topic's name, or a word for a choice."""
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
     step, typed = state.get("step"), _typed(msg.text)
     if typed in CANCEL_WORDS:          # "thôi", "hủy": at any step
-        await deps.dialogs.close(msg.platform, msg.user_id)
+        await turn.dialogs.close(msg.platform, msg.user_id)
         return [Reply(CANCELLED)]
     if step == "text":
-        return await _take_text(msg, deps, state, msg.text)
+        return await _take_text(msg, turn, state, msg.text)
     if step == "topic":
         if len(typed.split()) >= MORE_TEXT_WORDS:        # a sentence: more feedback, not a topic's name
-            return await _add_text(msg, deps, state)
-        topic = _topic_named(deps, msg.text)
+            return await _add_text(msg, turn, state)
+        topic = _topic_named(turn.deps, msg.text)
         if topic is not None:
-            return await _choose(msg, deps, state, topic)
-        return [_topic_menu(deps, state["token"], TOPIC_NOT_FOUND.format(typed=msg.text[:60]))]
+            return await _choose(msg, turn, state, topic)
+        return [_topic_menu(turn.deps, state["token"], TOPIC_NOT_FOUND.format(typed=msg.text[:60]))]
     if step == "confirm":
         for words, action in ((SEND_WORDS, "send"), (EDIT_WORDS, "edit"), (TOPIC_WORDS, "topic")):
             if typed in words:
-                return await _confirm_action(msg, deps, state, action)
+                return await _confirm_action(msg, turn, state, action)
         if len(typed.split()) < 2:     # "?", "hả": not more feedback, not a choice
             return [_confirm(state, CONFIRM_HINT)]
-        return await _add_text(msg, deps, state)
-    await deps.dialogs.close(msg.platform, msg.user_id)
+        return await _add_text(msg, turn, state)
+    await turn.dialogs.close(msg.platform, msg.user_id)
     return [Reply(STRAYED)]
 
 
-async def _take_text(msg: Incoming, deps: Deps, state: dict, text: str) -> list[Reply]:
+async def _take_text(msg: Incoming, turn: Turn, state: dict, text: str) -> list[Reply]:
     """The feedback's text: on to the confirmation when a topic is known or guessed, else the topic menu."""
     problem = free_text_problem(text, what="góp ý", max_chars=MAX_FEEDBACK_CHARS)
     if problem:
         return [Reply.with_buttons(problem, [cancel_button(PREFIX, state["token"])])]
     state["text"] = text
     if not state.get("topic"):
-        guess = await _suggest(msg, deps, text)
+        guess = await _suggest(msg, turn, text)
         if guess is not None:
             state.update(topic=guess.code, label=guess.label, guessed=True)
     if state.get("topic"):
         state["step"] = "confirm"
-        await _save(msg, deps, state)
+        await _save(msg, turn, state)
         return [_confirm(state, _photo_note(msg))]
     state["step"] = "topic"
-    await _save(msg, deps, state)
-    return [_topic_menu(deps, state["token"], (_photo_note(msg) + "\n\n" if msg.media else "") + ASK_TOPIC)]
+    await _save(msg, turn, state)
+    return [_topic_menu(turn.deps, state["token"], (_photo_note(msg) + "\n\n" if msg.media else "") + ASK_TOPIC)]
 
 
-async def _add_text(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
+async def _add_text(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
     combined = f"{state['text']}\n{msg.text}"
     problem = free_text_problem(combined, what="góp ý (gộp cả tin vừa rồi)", max_chars=MAX_FEEDBACK_CHARS)
     if problem:
         return [Reply.with_buttons(problem, [cancel_button(PREFIX, state["token"])])]
     state["text"] = combined
-    await _save(msg, deps, state)
+    await _save(msg, turn, state)
     if state.get("step") == "confirm":
         return [_confirm(state, ADDED)]
-    return [_topic_menu(deps, state["token"], ADDED + " " + ASK_TOPIC)]
+    return [_topic_menu(turn.deps, state["token"], ADDED + " " + ASK_TOPIC)]
 
 
 def _photo_note(msg: Incoming) -> str:
@@ -262,42 +262,42 @@ def _typed(text: str) -> str:
     return " ".join(fold(text).strip(" .!?").split())
 
 
-async def _suggest(msg: Incoming, deps: Deps, text: str) -> Topic | None:
+async def _suggest(msg: Incoming, turn: Turn, text: str) -> Topic | None:
     """The topic the feedback is most likely about: a model it names, else the
     criteria group of the passage it is closest to (when the search is confident)."""
-    named = _topic_named(deps, text)
+    named = _topic_named(turn.deps, text)
     if named is not None:
         return named
-    result = deps.search_ahead if deps.search_ahead is not None and deps.search_ahead.question == text \
-        else await deps.searcher.search(text, k=1)
+    result = turn.search_ahead if turn.search_ahead is not None and turn.search_ahead.question == text \
+        else await turn.deps.searcher.search(text, k=1)
     if not (result.confident and result.hits):
         return None
-    criteria = deps.knowledge.catalog.criteria_document
+    criteria = turn.deps.knowledge.catalog.criteria_document
     passage_id = result.hits[0].passage.id
     if not passage_id.startswith(criteria + "."):
         return None
     key = passage_id[len(criteria) + 1:].split(".", 1)[0]
-    return next((t for t in topics(deps) if t.code == f"tieuchi:{key}"), None)
+    return next((t for t in topics(turn.deps) if t.code == f"tieuchi:{key}"), None)
 
 
-async def _choose(msg: Incoming, deps: Deps, state: dict, topic: Topic) -> list[Reply]:
+async def _choose(msg: Incoming, turn: Turn, state: dict, topic: Topic) -> list[Reply]:
     state.update(step="confirm", topic=topic.code, label=topic.label, guessed=False)
-    await _save(msg, deps, state)
+    await _save(msg, turn, state)
     return [_confirm(state)]
 
 
-async def _save(msg: Incoming, deps: Deps, state: dict) -> None:
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+async def _save(msg: Incoming, turn: Turn, state: dict) -> None:
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
 
 
-async def _send(msg: Incoming, deps: Deps, token: str) -> list[Reply]:
+async def _send(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
     # take() closes the dialog exactly once: a second "Gửi" finds nothing to send.
-    state = await deps.dialogs.take(msg.platform, msg.user_id, DIALOG)
+    state = await turn.dialogs.take(msg.platform, msg.user_id, DIALOG)
     if state is None or state.get("token") != token or not state.get("text") or not state.get("topic"):
         return [Reply(ALREADY_SENT)]
-    now = deps.clock()
-    async with transaction(deps) as session:
+    now = turn.deps.clock()
+    async with transaction(turn) as session:
         resident = await repo.ensure_resident(session, msg.platform, msg.user_id, msg.display_name, now)
         await repo.add_feedback(session, resident, msg.platform, state["topic"], state["label"],
-                                stored_text(deps, state["text"]), now)
+                                stored_text(turn.deps, state["text"]), now)
     return [Reply(THANKS.format(label=state["label"]))]

@@ -18,7 +18,7 @@ from bot.messages import Button, Incoming, Reply
 from vntext.normalize import is_mostly_letters
 
 if TYPE_CHECKING:
-    from bot.deps import Deps
+    from bot.deps import Turn
 
 TOKEN_BYTES = 4            # 6 url-safe characters
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,16}")
@@ -96,16 +96,16 @@ class DialogButton:
     state: dict[str, Any]
 
 
-async def dialog_button(msg: Incoming, deps: "Deps", prefix: str, dialog: str) -> DialogButton | None:
+async def dialog_button(msg: Incoming, turn: "Turn", prefix: str, dialog: str) -> DialogButton | None:
     """The press, when it belongs to ``dialog`` as it stands now; None when the
     data is malformed or tampered, the dialog is closed, or its token is stale
     (a replayed or old button)."""
     parts = button_parts(msg, prefix)
     if not parts or not valid_token(parts[0]) or len(parts) > 3:
         return None
-    if await deps.dialogs.current(msg.platform, msg.user_id) != dialog:
+    if await turn.dialogs.current(msg.platform, msg.user_id) != dialog:
         return None
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
     if state.get("token") != parts[0]:
         return None
     return DialogButton(parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "", state)

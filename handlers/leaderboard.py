@@ -13,7 +13,7 @@ Buttons "lb:<w|a>:<m|c|p>" switch the period (week, all time) and the board
 
 from __future__ import annotations
 
-from bot.deps import Deps
+from bot.deps import Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
@@ -87,11 +87,11 @@ def _buttons(period: str, kind_code: str) -> list[list[Button]]:
     return [periods, kinds]
 
 
-async def _show(msg: Incoming, deps: Deps, period: str, kind_code: str) -> list[Reply]:
-    settings = deps.settings.quiz
-    now = deps.clock()
+async def _show(msg: Incoming, turn: Turn, period: str, kind_code: str) -> list[Reply]:
+    settings = turn.deps.settings.quiz
+    now = turn.deps.clock()
     since = quiz_repo.week_start(now) if period == "w" else None
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         resident = await repo.find_resident(session, msg.platform, msg.user_id)
         board = await quiz_repo.board(
             session, KINDS[kind_code], since=since, min_rounds=settings.min_rounds,
@@ -101,15 +101,15 @@ async def _show(msg: Incoming, deps: Deps, period: str, kind_code: str) -> list[
 
 
 @router.command("bangxephang", "Bảng xếp hạng đố vui")
-async def show_leaderboard(msg: Incoming, deps: Deps) -> list[Reply]:
+async def show_leaderboard(msg: Incoming, turn: Turn) -> list[Reply]:
     """Bảng xếp hạng đố vui theo tuần và mọi lúc."""
-    return await _show(msg, deps, "w", "m")
+    return await _show(msg, turn, "w", "m")
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "lb:<w|a>:<m|c|p>"."""
     parts = (msg.callback_data or "").split(":")
     if len(parts) != 3 or parts[0] != PREFIX or parts[1] not in PERIODS or parts[2] not in KINDS:
         return [Reply(INVALID)]
-    return in_place(await _show(msg, deps, parts[1], parts[2]))
+    return in_place(await _show(msg, turn, parts[1], parts[2]))

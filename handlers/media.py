@@ -7,7 +7,7 @@ it. A photo with a caption is not one of these: the caption is its text.
 
 from __future__ import annotations
 
-from bot.deps import Deps
+from bot.deps import Turn
 from bot.messages import Incoming, Reply
 from bot.router import Router
 
@@ -30,8 +30,8 @@ DIALOG_OPEN = "Bạn đang {about} dở: cứ gõ tiếp bằng chữ nhé, ho�
 
 
 @router.media
-async def cannot_read(msg: Incoming, deps: Deps) -> list[Reply]:
+async def cannot_read(msg: Incoming, turn: Turn) -> list[Reply]:
     """A message without text: say what the bot reads; an open dialog stays open."""
-    dialog = deps.router.find_dialog(await deps.dialogs.current(msg.platform, msg.user_id))
+    dialog = turn.deps.router.find_dialog(await turn.dialogs.current(msg.platform, msg.user_id))
     follow = DIALOG_OPEN.format(about=dialog.about) if dialog else READS_TEXT
     return [Reply(f"{CANNOT_READ.get(msg.media, UNKNOWN_KIND)} {follow}")]

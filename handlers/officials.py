@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.deps import Deps
+from bot.deps import Turn
 from bot.messages import Button, Incoming, Reply, short_label
 from bot.router import Router
 from bot.storage import console_repo, repo, transaction
@@ -58,34 +58,34 @@ def _clip(text: str) -> str:
 
 
 @router.command("thongke", "Thống kê (dành cho cán bộ)", hidden=True)
-async def show_stats(msg: Incoming, deps: Deps) -> list[Reply]:
+async def show_stats(msg: Incoming, turn: Turn) -> list[Reply]:
     """Thống kê câu hỏi, đánh giá và góp ý (dành cho cán bộ)."""
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         if await repo.official_role(session, msg.platform, msg.user_id) is None:
             return [Reply(REFUSAL)]
-        stats = await collect(session, deps.clock(), days=STATS_DAYS)
+        stats = await collect(session, turn.deps.clock(), days=STATS_DAYS)
     return [Reply.with_buttons(format_stats(stats, top=LIST_LIMIT), _menu())]
 
 
 @router.command("dangnhap", "Đăng nhập trang cán bộ (dành cho cán bộ)", hidden=True)
-async def send_login_link(msg: Incoming, deps: Deps) -> list[Reply]:
+async def send_login_link(msg: Incoming, turn: Turn) -> list[Reply]:
     """A one-time link to the officials' web console, for someone in the officials list."""
     if msg.chat_id.startswith("-"):          # a Telegram group: the link would be seen by all
         return [Reply(LOGIN_IN_GROUP)]
-    minutes = deps.settings.console.login_link_minutes
-    async with transaction(deps) as session:
+    minutes = turn.deps.settings.console.login_link_minutes
+    async with transaction(turn) as session:
         officer = await console_repo.officer_by_account(session, msg.platform, msg.user_id)
         if officer is None:
             return [Reply(REFUSAL)]
-        token = await console_repo.create_login_link(session, officer.id, deps.clock(), minutes)
-        await console_repo.audit(session, officer.actor, "login_link", deps.clock(), None, "qua tin nhắn")
-    return [Reply(LOGIN_LINK.format(minutes=minutes, url=login_url(deps.settings.console.public_url, token)))]
+        token = await console_repo.create_login_link(session, officer.id, turn.deps.clock(), minutes)
+        await console_repo.audit(session, officer.actor, "login_link", turn.deps.clock(), None, "qua tin nhắn")
+    return [Reply(LOGIN_LINK.format(minutes=minutes, url=login_url(turn.deps.settings.console.public_url, token)))]
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "adm:fb", "adm:un", "adm:done:<question id>" (officials only)."""
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         role = await repo.official_role(session, msg.platform, msg.user_id)
         if role is None:
             return [Reply(REFUSAL)]
@@ -99,7 +99,7 @@ async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
             if role == "viewer":                 # read-only accounts list, they do not close
                 return [Reply(VIEWER_REFUSAL)]
             question_id = int(match.group(1))
-            done = await repo.resolve_unanswered(session, question_id, deps.clock())
+            done = await repo.resolve_unanswered(session, question_id, turn.deps.clock())
             return [Reply((RESOLVED if done else NOT_OPEN).format(id=question_id))]
     return [Reply(INVALID_BUTTON)]
 

@@ -8,7 +8,7 @@ deletes nothing.
 
 from __future__ import annotations
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
@@ -109,27 +109,27 @@ def stored_text(deps: Deps, text: str) -> str:
 
 
 @router.command("quyenriengtu", "Mình lưu gì về bạn và để làm gì")
-async def show_privacy(msg: Incoming, deps: Deps) -> list[Reply]:
+async def show_privacy(msg: Incoming, turn: Turn) -> list[Reply]:
     """Mình lưu gì về bạn và để làm gì."""
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         summary = await repo.data_summary(session, msg.platform, msg.user_id)
         resident = await repo.find_resident(session, msg.platform, msg.user_id) if summary else None
         quiz = await quiz_repo.member_totals(session, resident.id) if resident else (0, 0)
     if summary is None:
-        return [Reply(what_we_store(deps)), Reply(NOTHING_STORED)]
-    return [Reply(what_we_store(deps)),
+        return [Reply(what_we_store(turn.deps)), Reply(NOTHING_STORED)]
+    return [Reply(what_we_store(turn.deps)),
             Reply.with_buttons(_summary_text(summary, quiz), [Button("🗑 Xóa dữ liệu của tôi", f"{PREFIX}:ask")])]
 
 
 @router.command("xoadulieu", "Xóa toàn bộ dữ liệu của bạn")
-async def ask_delete(msg: Incoming, deps: Deps) -> list[Reply]:
+async def ask_delete(msg: Incoming, turn: Turn) -> list[Reply]:
     """Xóa toàn bộ dữ liệu của bạn."""
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         stored = await repo.find_resident(session, msg.platform, msg.user_id)
     if stored is None:
         return [Reply(NOTHING_TO_DELETE)]
     token = new_token()
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token})
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token})
     return [_confirm(token)]
 
 
@@ -141,37 +141,37 @@ def _confirm(token: str, intro: str = "") -> Reply:
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "xoa:ask" and "xoa:<token>:yes|no"."""
     parts = button_parts(msg, PREFIX)
     if parts == ["ask"]:
-        return await ask_delete(msg, deps)
+        return await ask_delete(msg, turn)
     if not parts or len(parts) != 2 or not valid_token(parts[0]) or parts[1] not in ("yes", "no"):
         return [Reply(INVALID_BUTTON)]
     token, answer = parts
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
-    if await deps.dialogs.current(msg.platform, msg.user_id) != DIALOG or state.get("token") != token:
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
+    if await turn.dialogs.current(msg.platform, msg.user_id) != DIALOG or state.get("token") != token:
         return [Reply(STALE_CONFIRM)]
-    return await _answer(msg, deps, answer == "yes")
+    return await _answer(msg, turn, answer == "yes")
 
 
 @router.dialog(DIALOG, about="xóa dữ liệu", command="xoadulieu", cancelled=KEPT,
                buttons=PREFIX)
-async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
     """Free text while the deletion waits for an answer: "có" / "không", else the question again."""
     typed = " ".join(fold(msg.text).strip(" .!?").split())
     if typed in YES_WORDS or typed in NO_WORDS:
-        return await _answer(msg, deps, typed in YES_WORDS)
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
+        return await _answer(msg, turn, typed in YES_WORDS)
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
     return [_confirm(state.get("token", ""), CONFIRM_HINT)]
 
 
-async def _answer(msg: Incoming, deps: Deps, delete: bool) -> list[Reply]:
+async def _answer(msg: Incoming, turn: Turn, delete: bool) -> list[Reply]:
     # take() succeeds once per request: a double tap or a replay finds nothing.
-    if await deps.dialogs.take(msg.platform, msg.user_id, DIALOG) is None:
+    if await turn.dialogs.take(msg.platform, msg.user_id, DIALOG) is None:
         return [Reply(STALE_CONFIRM)]
     if not delete:
         return in_place([Reply(KEPT)])
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         await repo.delete_resident_data(session, msg.platform, msg.user_id)
     return in_place([Reply(DELETED)])      # the question's buttons go: they did their job

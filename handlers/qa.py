@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import StorageUnavailable, repo, transaction
@@ -74,73 +74,73 @@ def start_search(msg: Incoming, deps: Deps):
 
 
 @router.text
-async def answer_question(msg: Incoming, deps: Deps) -> list[Reply]:
+async def answer_question(msg: Incoming, turn: Turn) -> list[Reply]:
     """Trả lời câu hỏi về Nghị quyết 05 bằng trích dẫn văn bản."""
-    conversation = conversation_of(deps)
+    conversation = conversation_of(turn.deps)
     response = await conversation.respond(
         msg.text,
-        search=lambda question: deps.searcher.search(question, k=deps.settings.top_k),
-        recall=lambda: recall(msg, deps),
-        search_ahead=deps.search_ahead,
-        can_forward=deps.answer_log is not None,
+        search=lambda question: turn.deps.searcher.search(question, k=turn.deps.settings.top_k),
+        recall=lambda: recall(msg, turn.deps),
+        search_ahead=turn.search_ahead,
+        can_forward=turn.deps.answer_log is not None,
     )
     if not response.logged:
-        await remember(msg, deps, response.context)
+        await remember(msg, turn.deps, response.context)
         return [response.reply]
-    answer_id = await record_answer(msg, deps, response)
+    answer_id = await record_answer(msg, turn.deps, response)
     if answer_id is None:                       # nothing stored: keep the context in memory
-        await remember(msg, deps, response.context)
+        await remember(msg, turn.deps, response.context)
     reply = response.reply
     if response.kind == "decline":
         forward = [Button(FORWARD_LABEL, f"{FORWARD_PREFIX}:{answer_id}")] if answer_id is not None else []
         return [replace(reply, buttons=(tuple(forward), *reply.buttons) if forward else reply.buttons)]
     # The rating buttons carry the answer-log id (handlers/ratings.py).
     rows = [*reply.buttons, tuple(rating_row(answer_id))]
-    named_model = deps.knowledge.catalog.find_model(msg.text) if response.kind == "answer" else None
+    named_model = turn.deps.knowledge.catalog.find_model(msg.text) if response.kind == "answer" else None
     if named_model:
         rows.append((model_button(named_model),))
     return [replace(reply, buttons=tuple(r for r in rows if r))]
 
 
 @router.button(PASSAGE_PREFIX)
-async def show_passage(msg: Incoming, deps: Deps) -> list[Reply]:
+async def show_passage(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "p:<passage id>": quote one passage in full."""
     passage_id = (msg.callback_data or "").partition(":")[2]
-    passage = deps.knowledge.corpus.by_id().get(passage_id)
+    passage = turn.deps.knowledge.corpus.by_id().get(passage_id)
     if passage is None:
         return [Reply(GONE)]
-    response = conversation_of(deps).open_section(passage.id.rsplit(".", 1)[0], focus=passage.id)
-    await remember(msg, deps, response.context)
+    response = conversation_of(turn.deps).open_section(passage.id.rsplit(".", 1)[0], focus=passage.id)
+    await remember(msg, turn.deps, response.context)
     return [Reply(quote(passage), buttons=response.reply.buttons if response.kind == "follow_up" else ())]
 
 
 @router.button(ITEM_PREFIX)
-async def show_list_item(msg: Incoming, deps: Deps) -> list[Reply]:
+async def show_list_item(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "i:<section id>:<n>": list item n of a section, whole."""
     section_id, _, index = (msg.callback_data or "").partition(":")[2].rpartition(":")
     if not section_id or not re.fullmatch(r"[0-9]{1,3}", index):
         return [Reply(GONE)]
-    response = conversation_of(deps).show_list_item(section_id, int(index))
-    await remember(msg, deps, response.context)
+    response = conversation_of(turn.deps).show_list_item(section_id, int(index))
+    await remember(msg, turn.deps, response.context)
     return [response.reply]
 
 
 @router.button(ITEM_PAGE_PREFIX)
-async def turn_list_item(msg: Incoming, deps: Deps) -> list[Reply]:
+async def turn_list_item(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "iv:<section id>:<n>": as "i:…", in place of the item shown (a page turn)."""
-    return in_place(await show_list_item(msg, deps))
+    return in_place(await show_list_item(msg, turn))
 
 
 @router.button(FORWARD_PREFIX)
-async def forward_to_officials(msg: Incoming, deps: Deps) -> list[Reply]:
+async def forward_to_officials(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "hoi:<answer id>": send a declined question on to officials (once)."""
     payload = (msg.callback_data or "").partition(":")[2]
     if not re.fullmatch(r"[0-9]{1,12}", payload):
         return [Reply(NOT_FORWARDABLE)]
     try:
-        async with transaction(deps) as session:
+        async with transaction(turn) as session:
             outcome = await repo.forward_question(session, int(payload), msg.platform, msg.user_id,
-                                                  msg.chat_id, deps.clock())
+                                                  msg.chat_id, turn.deps.clock())
             resident = await repo.find_resident(session, msg.platform, msg.user_id)
     except StorageUnavailable:
         return [Reply(NO_INBOX)]

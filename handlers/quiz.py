@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import QUIZ_ANSWER_PREFIX, Button, Incoming, QuizPoll, Reply
 from bot.router import Router
 from bot.storage import quiz_repo, repo, transaction
@@ -208,17 +208,17 @@ async def _summary(deps: Deps, session, bank: QuestionBank, rnd: QuizRound, stop
 # ---------------------------------------------------------------- commands and buttons
 
 @router.command("quiz", "Đố vui 10 câu về bộ tiêu chí và 11 mô hình")
-async def start_quiz(msg: Incoming, deps: Deps) -> list[Reply]:
+async def start_quiz(msg: Incoming, turn: Turn) -> list[Reply]:
     """Đố vui 10 câu về bộ tiêu chí và 11 mô hình."""
     topic = _topic_from_text(msg.args)
     if topic is not None:
-        return await _start_round(msg, deps, topic, None)
-    return await _menu(msg, deps)
+        return await _start_round(msg, turn, topic, None)
+    return await _menu(msg, turn)
 
 
-async def _menu(msg: Incoming, deps: Deps) -> list[Reply]:
-    settings = deps.settings.quiz
-    async with transaction(deps) as session:
+async def _menu(msg: Incoming, turn: Turn) -> list[Reply]:
+    settings = turn.deps.settings.quiz
+    async with transaction(turn) as session:
         resident = await repo.find_resident(session, msg.platform, msg.user_id)
         current = await quiz_repo.open_round(session, resident.id) if resident else None
     limit = f", mỗi câu {settings.time_limit_seconds} giây" if settings.time_limit_seconds else ""
@@ -231,31 +231,31 @@ async def _menu(msg: Incoming, deps: Deps) -> list[Reply]:
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "qz:n:<nonce>:<topic>", "qz:menu", "qz:<token>:skip:<n>|stop|resume"."""
     parts = button_parts(msg, PREFIX)
     if parts == ["menu"]:
-        return await _menu(msg, deps)
+        return await _menu(msg, turn)
     if not parts or len(parts) > 3:
         return [Reply(INVALID)]
     if parts[0] == "n":
         if len(parts) != 3 or not valid_token(parts[1]) or parts[2] not in TOPIC_CODES:
             return [Reply(INVALID)]
-        return await _start_round(msg, deps, TOPIC_CODES[parts[2]], parts[1])
+        return await _start_round(msg, turn, TOPIC_CODES[parts[2]], parts[1])
     if len(parts) < 2 or not valid_token(parts[0]):
         return [Reply(INVALID)]
     token, action = parts[0], parts[1]
     if action == "skip" and len(parts) == 3 and parts[2].isascii() and parts[2].isdigit():
-        return await _settle(msg, deps, token, int(parts[2]), None)
+        return await _settle(msg, turn, token, int(parts[2]), None)
     if action == "stop" and len(parts) == 2:
-        return await _stop(msg, deps, token)
+        return await _stop(msg, turn, token)
     if action == "resume" and len(parts) == 2:
-        return await _resume(msg, deps, token)
+        return await _resume(msg, turn, token)
     return [Reply(INVALID)]
 
 
 @router.button(ANSWER_PREFIX)
-async def on_answer(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_answer(msg: Incoming, turn: Turn) -> list[Reply]:
     """Answers "qa:<token>.<n>:<option>": a numbered option, or a Telegram PollAnswer."""
     head, _, rest = (msg.callback_data or "").partition(":")
     key, _, option = rest.rpartition(":")
@@ -263,14 +263,14 @@ async def on_answer(msg: Incoming, deps: Deps) -> list[Reply]:
     if parsed is None or not (option.isascii() and option.isdigit() and len(option) <= 2):
         return [Reply(INVALID)]
     token, position = parsed
-    return await _settle(msg, deps, token, position, int(option))
+    return await _settle(msg, turn, token, position, int(option))
 
 
-async def _start_round(msg: Incoming, deps: Deps, topic: str, menu_token: str | None) -> list[Reply]:
-    bank = await _bank(deps)
-    settings = deps.settings.quiz
-    now = deps.clock()
-    async with transaction(deps) as session:
+async def _start_round(msg: Incoming, turn: Turn, topic: str, menu_token: str | None) -> list[Reply]:
+    bank = await _bank(turn.deps)
+    settings = turn.deps.settings.quiz
+    now = turn.deps.clock()
+    async with transaction(turn) as session:
         resident = await repo.ensure_resident(session, msg.platform, msg.user_id, msg.display_name, now)
         if menu_token is not None:
             earlier = await quiz_repo.round_by_menu_token(session, resident.id, menu_token)
@@ -291,7 +291,7 @@ async def _start_round(msg: Incoming, deps: Deps, topic: str, menu_token: str | 
             return [_already_started(earlier)] if earlier else [Reply(ALREADY_STARTED)]
         closed = await quiz_repo.close_open_rounds(session, resident.id, now, keep=rnd.id)
     intro = STARTED.format(number=number, size=rnd.size, title=_title(topic), closed=CLOSED_NOTE if closed else "")
-    first = question_reply(deps, bank, rnd, 0)
+    first = question_reply(turn.deps, bank, rnd, 0)
     assert first is not None
     return [Reply(intro), first]
 
@@ -313,11 +313,11 @@ async def _own_round(session, msg: Incoming, token: str) -> tuple[QuizRound | No
     return rnd, []
 
 
-async def _settle(msg: Incoming, deps: Deps, token: str, position: int, shown: int | None) -> list[Reply]:
+async def _settle(msg: Incoming, turn: Turn, token: str, position: int, shown: int | None) -> list[Reply]:
     """Answer (``shown``: the option as displayed) or skip (None) question ``position``."""
-    bank = await _bank(deps)
-    now = deps.clock()
-    async with transaction(deps) as session:
+    bank = await _bank(turn.deps)
+    now = turn.deps.clock()
+    async with transaction(turn) as session:
         rnd, note = await _own_round(session, msg, token)
         if rnd is None:
             return note
@@ -332,7 +332,7 @@ async def _settle(msg: Incoming, deps: Deps, token: str, position: int, shown: i
         order = option_order(rnd.token, position, len(question.options))
         if shown is not None and not 0 <= shown < len(order):
             return [Reply(INVALID)]
-        if _is_late(deps, rnd, now):
+        if _is_late(turn.deps, rnd, now):
             outcome, chosen, correct = TIMED_OUT, None, False
         elif shown is None:
             outcome, chosen, correct = SKIPPED, None, False
@@ -345,8 +345,8 @@ async def _settle(msg: Incoming, deps: Deps, token: str, position: int, shown: i
         )
         if not settled:           # a concurrent copy of this answer got there first
             return [Reply(ALREADY_ANSWERED)]
-        replies = [feedback_reply(deps, question, outcome, correct)]
-        replies += await _after(deps, session, bank, rnd, now)
+        replies = [feedback_reply(turn.deps, question, outcome, correct)]
+        replies += await _after(turn.deps, session, bank, rnd, now)
     return replies
 
 
@@ -361,10 +361,10 @@ async def _after(deps: Deps, session, bank: QuestionBank, rnd: QuizRound, now: d
     return [following]
 
 
-async def _stop(msg: Incoming, deps: Deps, token: str) -> list[Reply]:
-    bank = await _bank(deps)
-    now = deps.clock()
-    async with transaction(deps) as session:
+async def _stop(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
+    bank = await _bank(turn.deps)
+    now = turn.deps.clock()
+    async with transaction(turn) as session:
         rnd, note = await _own_round(session, msg, token)
         if rnd is None:
             return note
@@ -373,29 +373,29 @@ async def _stop(msg: Incoming, deps: Deps, token: str) -> list[Reply]:
         if rnd.position == 0:
             return [Reply.with_buttons("Đã dừng bài đố vui. Bài chưa có câu trả lời nào nên không được tính điểm.",
                                        [Button("📚 Làm bài mới", f"{PREFIX}:menu")])]
-        return await _summary(deps, session, bank, rnd, stopped=True)
+        return await _summary(turn.deps, session, bank, rnd, stopped=True)
 
 
 @router.cancels
-async def stop_open_round(msg: Incoming, deps: Deps) -> list[Reply] | None:
+async def stop_open_round(msg: Incoming, turn: Turn) -> list[Reply] | None:
     """/huy during a round: the round ends as "⏹ Dừng bài" ends it; None when none is open."""
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         resident = await repo.find_resident(session, msg.platform, msg.user_id)
         current = await quiz_repo.open_round(session, resident.id) if resident else None
-    return await _stop(msg, deps, current.token) if current is not None else None
+    return await _stop(msg, turn, current.token) if current is not None else None
 
 
-async def _resume(msg: Incoming, deps: Deps, token: str) -> list[Reply]:
+async def _resume(msg: Incoming, turn: Turn, token: str) -> list[Reply]:
     """Show the current question again; one whose time ran out is settled as timed out first."""
-    bank = await _bank(deps)
-    now = deps.clock()
-    async with transaction(deps) as session:
+    bank = await _bank(turn.deps)
+    now = turn.deps.clock()
+    async with transaction(turn) as session:
         rnd, note = await _own_round(session, msg, token)
         if rnd is None:
             return note
         if rnd.status != OPEN:
             return [Reply(ROUND_OVER)]
-        if not _is_late(deps, rnd, now):
-            current = question_reply(deps, bank, rnd, rnd.position)
+        if not _is_late(turn.deps, rnd, now):
+            current = question_reply(turn.deps, bank, rnd, rnd.position)
             return [current] if current else [Reply(BANK_CHANGED)]
-    return await _settle(msg, deps, token, rnd.position, None)
+    return await _settle(msg, turn, token, rnd.position, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -70,14 +70,14 @@ def rating_row(answer_id: int | None) -> list[Button]:
 
 
 @router.button(RATE_PREFIX)
-async def on_rate(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_rate(msg: Incoming, turn: Turn) -> list[Reply]:
     """Button "rate:up|down:<answer id>"."""
     parts = (msg.callback_data or "").split(":")
     if len(parts) != 3 or parts[1] not in VALUES or not re.fullmatch(r"[0-9]{1,12}", parts[2]):
         return [Reply(NOT_RATABLE)]
     value, answer_id = VALUES[parts[1]], int(parts[2])
-    async with transaction(deps) as session:
-        outcome = await repo.rate_answer(session, answer_id, msg.platform, msg.user_id, value, deps.clock())
+    async with transaction(turn) as session:
+        outcome = await repo.rate_answer(session, answer_id, msg.platform, msg.user_id, value, turn.deps.clock())
     if outcome == repo.RATED:
         return [Reply(THANKS_UP if value > 0 else THANKS_DOWN)]
     if outcome == repo.ALREADY_RATED:

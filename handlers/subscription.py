@@ -13,7 +13,7 @@ it cancelled, see `bot.router.Dialog`), else what a handler registered with
 
 from __future__ import annotations
 
-from bot.deps import Deps
+from bot.deps import Deps, Turn
 from bot.messages import Button, Incoming, Reply
 from bot.router import Router
 from bot.storage import repo, transaction
@@ -80,78 +80,78 @@ def _group_menu(token: str, chosen: list[str], text: str = ASK_GROUPS) -> Reply:
 
 
 @router.command("dangky", "Đăng ký nhận tin theo phường/xã")
-async def start_subscription(msg: Incoming, deps: Deps) -> list[Reply]:
+async def start_subscription(msg: Incoming, turn: Turn) -> list[Reply]:
     """Đăng ký nhận tin theo phường/xã và nhóm."""
     token = new_token()
-    async with transaction(deps) as session:
+    async with transaction(turn) as session:
         resident = await repo.find_resident(session, msg.platform, msg.user_id)
         current = await repo.subscription_of(session, resident.id) if resident else None
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token, "step": "ward", "page": 0})
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, {"token": token, "step": "ward", "page": 0})
     intro = ALREADY_SUBSCRIBED.format(ward=current[0].ward) if current and current[0].active else ""
-    return [_ward_menu(deps, token, 0, intro + ASK_WARD)]
+    return [_ward_menu(turn.deps, token, 0, intro + ASK_WARD)]
 
 
 @router.button(PREFIX)
-async def on_button(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_button(msg: Incoming, turn: Turn) -> list[Reply]:
     """Buttons "dk:<token>:pg:<n>", ":w:<ward>", ":g:<group>", ":done", ":cancel"."""
-    press = await dialog_button(msg, deps, PREFIX, DIALOG)
+    press = await dialog_button(msg, turn, PREFIX, DIALOG)
     if press is None:
         return [Reply(INVALID_BUTTON)]
     token, action, arg, state = press.token, press.action, press.arg, press.state
     step = state.get("step")
-    wards = deps.settings.wards
+    wards = turn.deps.settings.wards
 
     if action == "cancel" and not arg:
-        await deps.dialogs.close(msg.platform, msg.user_id)
+        await turn.dialogs.close(msg.platform, msg.user_id)
         return in_place([Reply(CANCELLED)])
     if action == "pg" and step == "ward" and arg.isascii() and arg.isdigit() and len(arg) <= 4:
         state["page"] = int(arg)
-        await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
-        return in_place([_ward_menu(deps, token, int(arg))])
+        await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+        return in_place([_ward_menu(turn.deps, token, int(arg))])
     if action == "w" and step == "ward" and arg.isascii() and arg.isdigit() and int(arg) < len(wards):
-        return await _choose_ward(msg, deps, state, wards[int(arg)])
+        return await _choose_ward(msg, turn, state, wards[int(arg)])
     if action == "g" and step == "groups" and arg in GROUPS:
-        return in_place(await _toggle_group(msg, deps, state, arg))
+        return in_place(await _toggle_group(msg, turn, state, arg))
     if action == "done" and not arg and step == "groups":
-        return await _groups_done(msg, deps, state)
+        return await _groups_done(msg, turn, state)
     return [Reply(INVALID_BUTTON)]
 
 
-async def _toggle_group(msg: Incoming, deps: Deps, state: dict, group: str) -> list[Reply]:
+async def _toggle_group(msg: Incoming, turn: Turn, state: dict, group: str) -> list[Reply]:
     chosen = [g for g in state.get("groups", []) if g in GROUPS]
     chosen = [g for g in chosen if g != group] if group in chosen else chosen + [group]
     state["groups"] = chosen
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
     return [_group_menu(state["token"], chosen)]
 
 
-async def _groups_done(msg: Incoming, deps: Deps, state: dict) -> list[Reply]:
+async def _groups_done(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
     token = state["token"]
     chosen = [g for g in state.get("groups", []) if g in GROUPS]
     if not chosen:
         return in_place([_group_menu(token, chosen, NEED_A_GROUP)])
     if "doan_vien" in chosen:
         state["step"] = "chidoan"
-        await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+        await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
         return [Reply.with_buttons(ASK_CHI_DOAN, [cancel_button(PREFIX, token)])]
-    return await _save(msg, deps, state, None)
+    return await _save(msg, turn, state, None)
 
 
-async def _choose_ward(msg: Incoming, deps: Deps, state: dict, ward: str) -> list[Reply]:
+async def _choose_ward(msg: Incoming, turn: Turn, state: dict, ward: str) -> list[Reply]:
     state.update(step="groups", ward=ward, groups=[])
-    await deps.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
+    await turn.dialogs.open(msg.platform, msg.user_id, DIALOG, state)
     return [_group_menu(state["token"], [], f"Bạn đã chọn {ward}.\n\n" + ASK_GROUPS)]
 
 
-async def _save(msg: Incoming, deps: Deps, state: dict, chi_doan: str | None) -> list[Reply]:
+async def _save(msg: Incoming, turn: Turn, state: dict, chi_doan: str | None) -> list[Reply]:
     # take() ends the dialog exactly once: a double tap on "Xong" saves once.
-    taken = await deps.dialogs.take(msg.platform, msg.user_id, DIALOG)
+    taken = await turn.dialogs.take(msg.platform, msg.user_id, DIALOG)
     if taken is None or taken.get("token") != state.get("token") or not taken.get("ward"):
         return [Reply(INVALID_BUTTON)]
     state = taken
     groups = [g for g in GROUPS if g in state.get("groups", [])]
-    now = deps.clock()
-    async with transaction(deps) as session:
+    now = turn.deps.clock()
+    async with transaction(turn) as session:
         resident = await repo.ensure_resident(session, msg.platform, msg.user_id, msg.display_name, now)
         await repo.subscribe(session, resident, msg.chat_id, state["ward"], groups, chi_doan, now)
     names = ", ".join(GROUPS[g] for g in groups)
@@ -161,46 +161,46 @@ async def _save(msg: Incoming, deps: Deps, state: dict, chi_doan: str | None) ->
 
 @router.dialog(DIALOG, about="đăng ký nhận tin", command="dangky", cancelled=CANCELLED,
                buttons=PREFIX)
-async def on_text(msg: Incoming, deps: Deps) -> list[Reply]:
+async def on_text(msg: Incoming, turn: Turn) -> list[Reply]:
     """Free text while /dangky is open: a ward or a group typed by name, "xong", or the chi đoàn's name."""
-    state = await deps.dialogs.state(msg.platform, msg.user_id)
+    state = await turn.dialogs.state(msg.platform, msg.user_id)
     token, step = state.get("token", ""), state.get("step")
     if step == "ward":
         typed = " ".join(fold(msg.text).split())
-        matches = [w for w in deps.settings.wards if typed and typed in fold(w)]
-        exact = [w for w in deps.settings.wards if typed and fold(w).endswith(" " + typed)]
+        matches = [w for w in turn.deps.settings.wards if typed and typed in fold(w)]
+        exact = [w for w in turn.deps.settings.wards if typed and fold(w).endswith(" " + typed)]
         if len(matches) == 1 or len(exact) == 1:
-            return await _choose_ward(msg, deps, state, (matches if len(matches) == 1 else exact)[0])
-        return [_ward_menu(deps, token, state.get("page", 0), WARD_NOT_FOUND.format(typed=msg.text[:60]))]
+            return await _choose_ward(msg, turn, state, (matches if len(matches) == 1 else exact)[0])
+        return [_ward_menu(turn.deps, token, state.get("page", 0), WARD_NOT_FOUND.format(typed=msg.text[:60]))]
     if step == "groups":
         typed = " ".join(fold(msg.text).strip(" .!?").split())
         group = next((code for code, label in GROUPS.items() if fold(label) == typed), None)
         if group is not None:
-            return await _toggle_group(msg, deps, state, group)
+            return await _toggle_group(msg, turn, state, group)
         if typed in DONE_WORDS:
-            return await _groups_done(msg, deps, state)
+            return await _groups_done(msg, turn, state)
         return [_group_menu(token, state.get("groups", []), NEED_A_GROUP)]
     if step == "chidoan":
         problem = free_text_problem(msg.text, what="tên chi đoàn", max_chars=MAX_CHI_DOAN_CHARS)
         if problem:
             return [Reply.with_buttons(problem, [cancel_button(PREFIX, token)])]
-        return await _save(msg, deps, state, msg.text)
-    await deps.dialogs.close(msg.platform, msg.user_id)
+        return await _save(msg, turn, state, msg.text)
+    await turn.dialogs.close(msg.platform, msg.user_id)
     return [Reply(STRAYED)]
 
 
 @router.command("huy", "Hủy thao tác đang làm dở hoặc ngừng nhận tin")
-async def cancel(msg: Incoming, deps: Deps) -> list[Reply]:
+async def cancel(msg: Incoming, turn: Turn) -> list[Reply]:
     """Hủy thao tác đang làm dở, hoặc ngừng nhận tin."""
-    open_dialog = await deps.dialogs.current(msg.platform, msg.user_id)
+    open_dialog = await turn.dialogs.current(msg.platform, msg.user_id)
     if open_dialog:
-        await deps.dialogs.close(msg.platform, msg.user_id)
-        dialog = deps.router.find_dialog(open_dialog)
+        await turn.dialogs.close(msg.platform, msg.user_id)
+        dialog = turn.deps.router.find_dialog(open_dialog)
         return [Reply(dialog.cancelled if dialog else CANCELLED_OTHER)]
-    for stop in deps.router.cancel_hooks:         # a quiz round, …
-        replies = await stop(msg, deps)
+    for stop in turn.deps.router.cancel_hooks:         # a quiz round, …
+        replies = await stop(msg, turn)
         if replies is not None:
             return replies
-    async with transaction(deps) as session:
-        stopped = await repo.unsubscribe(session, msg.platform, msg.user_id, deps.clock())
+    async with transaction(turn) as session:
+        stopped = await repo.unsubscribe(session, msg.platform, msg.user_id, turn.deps.clock())
     return [Reply(UNSUBSCRIBED if stopped else NOTHING_TO_CANCEL)]

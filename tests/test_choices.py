@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from bot.app import build_deps, close_deps
 from bot.choices import dispatch_numbered
+from bot.deps import Turn
 from bot.messages import Button, Incoming, Reply
 from bot.pipeline import FLOOD_NOTICE, FloodControl, Pipeline
 from bot.platforms.base import numbered_texts
@@ -28,8 +30,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 async def deps(settings, hash_searcher, knowledge, bank):
-    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
-    deps.quiz_bank = BankLoader(bank)
+    deps = replace(build_deps(settings, searcher=hash_searcher, knowledge=knowledge), quiz_bank=BankLoader(bank))
     yield deps
     await close_deps(deps)
 
@@ -148,8 +149,9 @@ async def test_each_reply_carries_its_own_first_number(deps):
     async def echo(msg: Incoming) -> list[Reply]:
         return [Reply(msg.callback_data or "")]
 
-    replies = await dispatch_numbered(Incoming.from_platform("zalo", "z9", "z9", "/mohinh"), deps, two_menus)
+    turn = Turn.begin(deps)
+    replies = await dispatch_numbered(Incoming.from_platform("zalo", "z9", "z9", "/mohinh"), turn, two_menus)
     shown = [text for reply in replies for text in numbered_texts([reply])]
     assert number_of(shown[0], "thứ hai") == "2" and number_of(shown[2], "thứ ba") == "3"
-    (picked,) = await dispatch_numbered(Incoming.from_platform("zalo", "z9", "z9", "3"), deps, echo)
+    (picked,) = await dispatch_numbered(Incoming.from_platform("zalo", "z9", "z9", "3"), turn, echo)
     assert picked.text == "m:3"

@@ -54,7 +54,7 @@ async def test_help_and_the_command_menu_come_from_the_registry():
         not c.hidden for c in router.public_commands())
 
 
-async def _nothing(msg, deps) -> list[Reply]:
+async def _nothing(msg, turn) -> list[Reply]:
     return []
 
 

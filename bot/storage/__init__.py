@@ -1,8 +1,8 @@
 """Storage: SQLAlchemy 2 async models, engine, Alembic migrations, stores.
 
 The unit of work is one incoming update: the pipeline opens one session and
-one transaction for it (`Deps.for_update`), and everything the handlers and
-the dialog store write commits or rolls back together. `transaction(deps)`
+one transaction for it (the update's `bot.deps.Turn`), and everything the handlers and
+the dialog store write commits or rolls back together. `transaction(turn)`
 gives a handler that session, or, when a handler is called outside the
 pipeline (tests, scripts), a fresh short transaction.
 """
@@ -31,7 +31,7 @@ from bot.storage import delivery_models  # noqa: E402,F401
 from bot.storage import console_models  # noqa: E402,F401
 
 if TYPE_CHECKING:
-    from bot.deps import Deps
+    from bot.deps import Turn
 
 __all__ = ["Database", "DbDialogStore", "DbSeenMessages", "StorageUnavailable", "create_engine",
            "head_revision", "transaction", "upgrade_sync"]
@@ -42,11 +42,11 @@ class StorageUnavailable(RuntimeError):
 
 
 @asynccontextmanager
-async def transaction(deps: "Deps") -> AsyncIterator[AsyncSession]:
-    if deps.session is not None:
-        yield deps.session          # the update's own; the pipeline commits it
+async def transaction(turn: "Turn") -> AsyncIterator[AsyncSession]:
+    if turn.session is not None:
+        yield turn.session          # the update's own; the pipeline commits it
         return
-    if deps.db is None:
+    if turn.deps.db is None:
         raise StorageUnavailable("no database configured")
-    async with deps.db.sessions.begin() as session:
+    async with turn.deps.db.sessions.begin() as session:
         yield session

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -290,7 +291,7 @@ async def test_the_worker_runs_inside_the_bot_and_shares_the_zalo_client(deps, d
         pytest.skip("lifecycle wiring; the database does not matter here")
     tg = await add_subscribers(db, ["11", "12", "13"], ward=WARD)
     zl = await add_subscribers(db, ["z11", "z12"], platform="zalo", ward=WARD)
-    deps.settings = broadcast_settings(deps.settings, telegram=telegram_api, zalo=zalo_api)
+    deps = replace(deps, settings=broadcast_settings(deps.settings, telegram=telegram_api, zalo=zalo_api))
     app = build_http_app()
     Messengers(Pipeline(deps), deps.settings, inbound_options={}).install(app)
     start_broadcast_worker(app, deps.settings)

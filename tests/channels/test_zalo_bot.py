@@ -459,8 +459,7 @@ async def resident_bot(request, api, hash_searcher, knowledge, bank, tmp_path) -
     sock, url = listening_socket()
     section = bot_settings(api, url if request.param == "webhook" else None)
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", zalo_bot=section)
-    deps = build_deps(settings, searcher=hash_searcher, knowledge=knowledge)
-    deps.quiz_bank = BankLoader(bank)
+    deps = replace(build_deps(settings, searcher=hash_searcher, knowledge=knowledge), quiz_bank=BankLoader(bank))
     pipeline = Pipeline(deps, flood=FloodControl(1000, 60))
     async with aiohttp.ClientSession() as session:
         channel = build_channel(settings, session)

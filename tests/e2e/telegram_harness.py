@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -70,7 +70,7 @@ class TelegramHarness:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         settings = telegram_settings(api, deps.settings, mode, port)
-        deps.settings = settings             # the harness owns these deps: they get its settings
+        deps = replace(deps, settings=settings)     # the harness's settings, for the pipeline made here
         pipeline = pipeline or Pipeline(deps)
         app = build_http_app()
         messengers = Messengers(pipeline, settings, inbound_options={"poll_timeout": poll_timeout})

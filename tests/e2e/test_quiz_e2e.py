@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -31,8 +32,7 @@ def bank(knowledge) -> QuestionBank:
 
 @pytest.fixture(params=["polling", "webhook"])
 async def quiz_bot(request, start_telegram_bot, telegram_deps, bank):
-    telegram_deps.quiz_bank = BankLoader(bank)
-    return await start_telegram_bot(request.param)
+    return await start_telegram_bot(request.param, deps=replace(telegram_deps, quiz_bank=BankLoader(bank)))
 
 
 def button_data(call, label_part: str) -> str:
@@ -127,8 +127,7 @@ async def test_a_long_question_gets_its_header_as_a_message_and_limits_are_kept(
 
 
 async def test_a_round_in_the_terminal_chat_with_numbered_options(telegram_deps, bank):
-    deps = telegram_deps
-    deps.quiz_bank = BankLoader(bank)
+    deps = replace(telegram_deps, quiz_bank=BankLoader(bank))
     # /start's menu, then /quiz's topics (3 = 11 mô hình), ten answers "1", the leaderboard.
     stdin = io.StringIO("/quiz\n3\n" + "1\n" * 10 + "/bangxephang\n")
     stdout = io.StringIO()
@@ -157,7 +156,7 @@ from tests.e2e.test_zalo import bot as zalo_bot, settings, text_event, zalo_api 
 
 
 async def test_zalo_shows_numbered_options_and_a_number_answers(zalo_bot, bank):
-    zalo_bot.pipeline.deps.quiz_bank = BankLoader(bank)
+    zalo_bot.pipeline.deps = replace(zalo_bot.pipeline.deps, quiz_bank=BankLoader(bank))
     for text, msg_id in [("/quiz", "q1"), ("3", "q2"), ("2", "q3"), ("2", "q3")]:     # q3: Zalo's retry
         await zalo_bot.post(text_event("zu1", text, msg_id=msg_id))
         await zalo_bot.settle()

@@ -15,7 +15,7 @@ import asyncio
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -117,8 +117,7 @@ class TelegramResident:
 
 
 async def test_telegram_resident_session(start_telegram_bot, telegram_deps, bank, knowledge):
-    telegram_deps.quiz_bank = BankLoader(bank)
-    bot = await start_telegram_bot("polling")
+    bot = await start_telegram_bot("polling", deps=replace(telegram_deps, quiz_bank=BankLoader(bank)))
     me = TelegramResident(bot, bank)
     steps = script(knowledge, telegram_deps.settings.wards)
     loop = asyncio.get_running_loop()
@@ -154,8 +153,7 @@ def choose(step: Step, last: str, bank: QuestionBank) -> str:
 
 
 async def test_zalo_resident_session(zalo_bot, bank, knowledge):
-    deps = zalo_bot.pipeline.deps
-    deps.quiz_bank = BankLoader(bank)
+    deps = zalo_bot.pipeline.deps = replace(zalo_bot.pipeline.deps, quiz_bank=BankLoader(bank))
     loop = asyncio.get_running_loop()
     started, last = loop.time(), ""
     steps = script(knowledge, deps.settings.wards)
@@ -174,8 +172,8 @@ async def test_zalo_resident_session(zalo_bot, bank, knowledge):
 
 
 async def test_terminal_resident_session(telegram_deps, bank, knowledge):
-    telegram_deps.quiz_bank = BankLoader(bank)
-    steps = script(knowledge, telegram_deps.settings.wards)
+    deps = replace(telegram_deps, quiz_bank=BankLoader(bank))
+    steps = script(knowledge, deps.settings.wards)
     stdout = io.StringIO()
     answered: list[bool] = []
 
@@ -195,12 +193,12 @@ async def test_terminal_resident_session(telegram_deps, bank, knowledge):
         def isatty(self) -> bool:
             return False
 
-    await run_console(Pipeline(telegram_deps), Keyboard(), stdout)
+    await run_console(Pipeline(deps), Keyboard(), stdout)
     out = stdout.getvalue()
     assert all(answered) and len(answered) == len(steps) + 1     # /start's welcome, then every line
     assert_no_notice([out])
     assert "Kết quả: 10/10 câu đúng." in out and DELETED in out
-    assert await summary(telegram_deps, "console", USER_ID) is None and CHAT_ID == "console"
+    assert await summary(deps, "console", USER_ID) is None and CHAT_ID == "console"
 
 
 async def test_a_zalo_quiz_survives_a_question_and_a_flood_notice(zalo_bot, bank):
@@ -209,8 +207,7 @@ async def test_a_zalo_quiz_survives_a_question_and_a_flood_notice(zalo_bot, bank
     from bot.pipeline import FloodControl
     from bot.storage.quiz_models import DONE, QuizRound
 
-    deps = zalo_bot.pipeline.deps
-    deps.quiz_bank = BankLoader(bank)
+    deps = zalo_bot.pipeline.deps = replace(zalo_bot.pipeline.deps, quiz_bank=BankLoader(bank))
     zalo_bot.pipeline.flood = FloodControl(3, 60)          # three questions a minute: easy to reach
 
     async def say(text: str) -> str:

@@ -115,7 +115,7 @@ async def test_long_reply_is_split_at_a_word_boundary(telegram_bot):
         text += words[len(text) % len(words)] + " "
     text = text[:5000].rsplit(" ", 1)[0]
 
-    async def long_reply(msg: Incoming, deps) -> list[Reply]:
+    async def long_reply(msg: Incoming, turn) -> list[Reply]:
         return [Reply.with_buttons(text, [Button("Xem tiếp", "m:list")])]
 
     telegram_bot.pipeline.deps.router.command("dai", "Thử tin dài", hidden=True)(long_reply)

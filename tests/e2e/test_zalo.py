@@ -384,7 +384,7 @@ async def test_long_reply_is_split_at_word_boundaries(bot):
     long_text = long_text[:4500].rsplit(" ", 1)[0]
     assert 4400 < len(long_text) <= 4500
 
-    async def long_answer(msg: Incoming, deps) -> list[Reply]:
+    async def long_answer(msg: Incoming, turn) -> list[Reply]:
         return [Reply(long_text)]
 
     bot.pipeline.deps.router.command("dai", "Câu trả lời dài (thử)", hidden=True)(long_answer)
@@ -552,7 +552,7 @@ async def test_a_resident_gives_feedback_by_numbers_and_it_is_exported_masked(bo
 
 
 async def test_a_long_answer_cut_by_a_server_error_is_finished_without_repeating_parts(bot):
-    async def long_answer(msg: Incoming, deps) -> list[Reply]:
+    async def long_answer(msg: Incoming, turn) -> list[Reply]:
         return [Reply(" ".join(f"từ{i}" for i in range(1500)))]
 
     bot.pipeline.deps.router.command("dai2", "Câu trả lời dài (thử)", hidden=True)(long_answer)

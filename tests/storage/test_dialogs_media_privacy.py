@@ -123,9 +123,9 @@ async def test_typed_yes_confirms_the_deletion(chat, db):
     assert await count(db, AnswerLog) == 0
 
 
-async def test_huy_ends_an_open_quiz_round(chat, deps, db, knowledge):
-    deps.quiz_bank = BankLoader(QuestionBank.build(knowledge))
-    user = chat("u1")
+async def test_huy_ends_an_open_quiz_round(deps, db, knowledge):
+    quizzing = replace(deps, quiz_bank=BankLoader(QuestionBank.build(knowledge)))
+    user = Chat(Pipeline(quizzing, flood=FloodControl(1000, 60)), "u1")
     menu = await user.say("/quiz")
     await user.press(button(menu, "11 mô hình").data)
     replies = await user.say("/huy")

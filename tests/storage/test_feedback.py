@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
+
+from bot.pipeline import FloodControl, Pipeline
 
 from bot.storage import DbDialogStore
 from bot.storage.models import DialogState, Feedback, Resident
 from handlers import feedback
 from handlers.forms import INVALID_BUTTON
 from retrieval.searcher import Hit, SearchResult
-from storage_helpers import button, buttons, count, snapshot
+from storage_helpers import Chat, button, buttons, count, snapshot
 
 TEXT = "Đề nghị phường tổ chức thêm buổi giới thiệu về nhà ở xã hội cho người lao động."
 PLAIN = "Cán bộ phường tiếp dân rất tận tình, mong giữ được như vậy."      # names no topic
@@ -79,15 +83,15 @@ async def test_the_suggested_topic_can_be_changed(chat, db):
     assert await _stored(db) == [("tieuchi:III", TEXT)]
 
 
-async def test_a_criteria_group_is_suggested_from_the_closest_passage(chat, deps, db):
+async def test_a_criteria_group_is_suggested_from_the_closest_passage(deps, db):
     criteria = [p for p in deps.knowledge.corpus.passages if p.id.startswith("phu-luc-1-bo-tieu-chi.III.")]
 
     class CriteriaSearcher:
         async def search(self, question: str, k: int = 5) -> SearchResult:
             return SearchResult(question, question, [Hit(criteria[0], 0.9, 0.9, 0.9)], 0.9, True)
 
-    deps.searcher = CriteriaSearcher()
-    (preview,) = await chat("u1").say("/gopy Cần thêm tiêu chí về ứng xử nơi công cộng cho thanh niên.")
+    user = Chat(Pipeline(replace(deps, searcher=CriteriaSearcher()), flood=FloodControl(1000, 60)), "u1")
+    (preview,) = await user.say("/gopy Cần thêm tiêu chí về ứng xử nơi công cộng cho thanh niên.")
     assert "Chủ đề: Bộ tiêu chí con người Xã hội chủ nghĩa" in preview.text and feedback.GUESSED in preview.text
 
 

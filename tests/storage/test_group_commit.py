@@ -4,6 +4,7 @@ serve every update in flight with one database round (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -108,7 +109,7 @@ class CountingSearcher:
 
 async def test_a_user_over_the_flood_limit_costs_no_search(deps: Deps):
     searcher = CountingSearcher(deps.searcher)
-    pipeline = Pipeline(Deps(**{**deps.__dict__, "searcher": searcher}), flood=FloodControl(3, 60))
+    pipeline = Pipeline(replace(deps, searcher=searcher), flood=FloodControl(3, 60))
     chat = Chat(pipeline, "flooder")
     replies = [await chat.say(f"tiêu chí số {i} là gì?") for i in range(6)]
     assert all(replies[:4]) and replies[4:] == [[], []]     # answers, the notice once, then silence
@@ -118,6 +119,6 @@ async def test_a_user_over_the_flood_limit_costs_no_search(deps: Deps):
 @pytest.mark.parametrize("text", ["/mohinh", ""])
 async def test_commands_and_empty_text_are_not_searched(deps: Deps, text):
     searcher = CountingSearcher(deps.searcher)
-    pipeline = Pipeline(Deps(**{**deps.__dict__, "searcher": searcher}))
+    pipeline = Pipeline(replace(deps, searcher=searcher))
     await Chat(pipeline, "u9").say(text)
     assert searcher.questions == []

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.messages import Reply
+from bot.messages import Reply, utcnow
 from bot.settings import QuizSettings, get_settings
 from bot.storage import Database, quiz_repo
 from bot.storage.models import Base, Resident
@@ -35,9 +36,16 @@ def bank(knowledge) -> QuestionBank:
     return QuestionBank.build(knowledge)
 
 
-@pytest.fixture(autouse=True)
-def shared_bank(deps, bank):
-    deps.quiz_bank = BankLoader(bank)        # build it once per session, not per test
+@pytest.fixture
+def clock(request):
+    """The deps' clock: the real one, or a `Clock` at the time a test gives
+    (``@pytest.mark.parametrize("clock", [when], indirect=True)``)."""
+    return Clock(request.param) if hasattr(request, "param") else utcnow
+
+
+@pytest.fixture
+def deps(deps, bank, clock):
+    return replace(deps, quiz_bank=BankLoader(bank), clock=clock)     # the bank built once per session
 
 
 class Clock:
@@ -151,9 +159,8 @@ async def test_replays_double_taps_other_users_and_old_questions_change_nothing(
     assert rnd.status == DONE and rnd.position == 2
 
 
-async def test_late_answers_are_not_scored_skip_and_resume(chat, db, deps):
-    clock = Clock(datetime(2025, 11, 26, 3, 0, tzinfo=timezone.utc))
-    deps.clock = clock
+@pytest.mark.parametrize("clock", [datetime(2025, 11, 26, 3, 0, tzinfo=timezone.utc)], indirect=True)
+async def test_late_answers_are_not_scored_skip_and_resume(chat, db, clock):
     user = chat("u1")
     first = question(await start(user))
     clock.advance(65)                                   # past 60 s, within the 10 s grace
@@ -329,9 +336,9 @@ async def test_chi_doan_and_ward_boards_group_members_from_their_subscription(db
     assert nobody.my_group is None and nobody.me is None
 
 
-async def test_bangxephang_shows_names_never_ids_and_the_asker_rank(chat, db, deps):
+@pytest.mark.parametrize("clock", [NOW], indirect=True)
+async def test_bangxephang_shows_names_never_ids_and_the_asker_rank(chat, db):
     await seed_scores(db)
-    deps.clock = Clock(NOW)
     (board,) = await chat("100200301").say("/bangxephang")
     assert board.text.startswith("🏆 Bảng xếp hạng đố vui – Đoàn viên – Tuần này (từ thứ Hai 24/11/2025)")
     assert "🥇 Phạm Dũng — 9,0 điểm · 3 bài" in board.text and "Vũ Em" not in board.text
