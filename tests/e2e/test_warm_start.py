@@ -193,20 +193,15 @@ async def test_a_failing_dependency_makes_readyz_say_which(telegram_api, telegra
                                                           knowledge, monkeypatch):
     async with Serving(telegram_settings, hash_searcher, knowledge, monkeypatch) as bot:
         await bot.ready()
-        await bot.built[0].db.dispose()
-        broken = bot.built[0].db
+        db = bot.built[0].db
+        await db.dispose()
 
-        class Unreachable:
-            dialect = broken.dialect
+        def unreachable():
+            raise ConnectionRefusedError("database unreachable")
 
-            def sessions(self):
-                raise ConnectionRefusedError("database unreachable")
-
-        bot.built[0].db = Unreachable()
-        try:
+        with monkeypatch.context() as patch:
+            patch.setattr(db, "sessions", unreachable)
             status, body = await bot.get("/readyz")
-        finally:
-            bot.built[0].db = broken
         assert status == 503 and body["status"] == "degraded"
         assert body["checks"]["database"] == {"ok": False,
                                               "detail": "ConnectionRefusedError: database unreachable"}
