@@ -13,7 +13,11 @@ after a restart. Printed per run:
 * first answer: from the getUpdates call that handed the waiting question
   over → its sendMessage, and from process launch;
 * the next 20 questions, one at a time: question queued → its sendMessage;
-  their median, and first / median (target: ≤ 2).
+  their median, and first / median (target: ≤ 2). A question is asked
+  `RESIDENT_PAUSE_SECONDS` after the previous answer, as a resident reading
+  it would: replies to one chat are spaced by Telegram's per-chat limit
+  (1 message/s, bot/channels/limits.py), which asking at once would measure
+  instead of the answer.
 
 Then cold `civicbot ask QUESTION` (index cached): a fresh process's wall
 time, and whether it imported torch, transformers or sentence-transformers.
@@ -61,6 +65,10 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+# A resident reads an answer before asking again; more than the per-chat spacing.
+RESIDENT_PAUSE_SECONDS = 1.2
+
+
 async def one_run(qs: list[str], following: int) -> dict:
     port = free_port()
     async with FakeTelegramAPI() as api, aiohttp.ClientSession() as http:
@@ -80,6 +88,7 @@ async def one_run(qs: list[str], following: int) -> dict:
                 handed_over = api.calls_to("getUpdates")[0].at
                 latencies = []
                 for n, question in enumerate(qs[1:following + 1], start=2):
+                    await asyncio.sleep(RESIDENT_PAUSE_SECONDS)
                     asked = time.monotonic()
                     api.push_update(api.message_update(CHAT, question))
                     answer = (await api.wait_for("sendMessage", n, chat_id=CHAT, timeout=60))[-1]
