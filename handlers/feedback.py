@@ -27,6 +27,7 @@ from handlers.forms import (
     INVALID_BUTTON, WAY_OUT, button_parts, cancel_button, count, free_text_problem, in_place, new_token,
     valid_token,
 )
+from handlers.intents import small_talk
 from handlers.privacy import stored_text
 from vntext.normalize import fold
 from vntext.pii import find_personal_data
@@ -53,6 +54,7 @@ TOPIC_NOT_FOUND = (
     "(nội dung góp ý vẫn được giữ nguyên)."
 )
 ADDED = "Mình đã thêm tin vừa rồi vào nội dung góp ý."
+NOT_ADDED = "Góp ý của bạn vẫn đang chờ bạn xác nhận; lời chào, lời cảm ơn mình không thêm vào nội dung."
 PREVIEW = "Bạn xem lại góp ý trước khi gửi nhé:\n\nChủ đề: {label}{guess}\nNội dung: «{text}»"
 GUESSED = " (mình đoán theo nội dung, bạn có thể đổi)"
 MASK_NOTE = ("\n\nSố điện thoại, email hay số CCCD/CMND trong góp ý sẽ được che đi khi lưu, "
@@ -234,6 +236,12 @@ async def _take_text(msg: Incoming, turn: Turn, state: dict, text: str) -> list[
 
 
 async def _add_text(msg: Incoming, turn: Turn, state: dict) -> list[Reply]:
+    if small_talk(msg.text) is not None:
+        # "cảm ơn", "ok", "xin chào" while the feedback waits (perhaps hours later) are
+        # courtesies, not more feedback: appending them would send them to officials.
+        if state.get("step") == "confirm":
+            return [_confirm(state, NOT_ADDED)]
+        return [_topic_menu(turn.deps, state["token"], NOT_ADDED + " " + ASK_TOPIC)]
     combined = f"{state['text']}\n{msg.text}"
     problem = free_text_problem(combined, what="góp ý (gộp cả tin vừa rồi)", max_chars=MAX_FEEDBACK_CHARS)
     if problem:

@@ -182,6 +182,9 @@ async def test_at_the_confirmation_typed_words_choose_and_more_text_is_added(cha
     (preview,) = await user.say("Nhất là cho công nhân ở các khu công nghiệp.")
     assert preview.text.startswith(feedback.ADDED)
     assert f"«{TEXT}\nNhất là cho công nhân ở các khu công nghiệp.»" in preview.text
+    for courtesy in ("cam on ban", "xin chào"):            # courtesies are not more feedback ("ok" sends)
+        (preview,) = await user.say(courtesy)
+        assert preview.text.startswith(feedback.NOT_ADDED) and courtesy not in preview.text
     (ask,) = await user.say("sửa")
     assert "viết lại" in ask.text
     await user.say("Nội dung mới.")
