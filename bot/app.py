@@ -106,8 +106,17 @@ async def warm_up(deps: Deps, pipeline: "Pipeline | None" = None) -> None:
         async with deps.db.sessions() as session:
             await session.execute(text("SELECT 1"))
         return
-    await pipeline.process(Incoming.from_platform(
-        WARM_UP_PLATFORM, WARM_UP_PLATFORM, WARM_UP_PLATFORM, WARM_UP_QUESTION, message_id=WARM_UP_PLATFORM))
+    await pipeline.process(warm_up_message())
+    await forget_warm_up(deps)
+
+
+def warm_up_message(message_id: str = WARM_UP_PLATFORM) -> Incoming:
+    return Incoming.from_platform(WARM_UP_PLATFORM, WARM_UP_PLATFORM, WARM_UP_PLATFORM, WARM_UP_QUESTION,
+                                  message_id=message_id)
+
+
+async def forget_warm_up(deps: Deps) -> None:
+    """Delete what a rehearsal stored (its resident, answer log, delivery log rows)."""
     async with deps.db.sessions.begin() as session:
         await repo.delete_resident_data(session, WARM_UP_PLATFORM, WARM_UP_PLATFORM)
         await session.execute(delete(ProcessedDelivery).where(ProcessedDelivery.platform == WARM_UP_PLATFORM))

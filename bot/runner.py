@@ -25,7 +25,7 @@ from aiohttp import web
 
 import console
 from bot import health
-from bot.app import build_deps, close_deps, warm_up
+from bot.app import build_deps, close_deps, forget_warm_up, warm_up, warm_up_message
 from bot.broadcast.service import start_broadcast_worker
 from bot.channels import registry
 from bot.channels.limits import sending_limiter
@@ -78,7 +78,13 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
         # One sending limit per platform for chat replies and announcements (replies first),
         # shared through the database by every process (bot/channels/limits.py).
         limiter = sending_limiter(deps.db, settings)
-        Messengers(pipeline, settings, gate=limiter).install(app, readiness)
+        async def rehearse(dispatcher) -> None:
+            # The durable path's own first statements and connections (inbox, outbox,
+            # chat worker), before polling starts or webhooks are taken.
+            await dispatcher.rehearse(warm_up_message("warm-up-durable"))
+            await forget_warm_up(deps)
+
+        Messengers(pipeline, settings, gate=limiter, rehearsal=rehearse).install(app, readiness)
         # Officials' announcements: started after the messengers, stopped before them.
         start_broadcast_worker(app, settings, limiter)
         # ... all of which wait for the warm-up.

@@ -119,6 +119,20 @@ class ChatDispatcher:
             return
         self.wake(msg.platform, msg.chat_id)
 
+    async def rehearse(self, msg: Incoming) -> None:
+        """One update through the whole path (inbox, pipeline, outbox, a channel that
+        sends nothing) before real updates come, so the first resident's answer does not
+        pay for first statements and connections. The caller deletes what it stored."""
+        self.channels[msg.platform] = _Rehearsal(msg.platform)
+        try:
+            await self.accept(msg)
+            worker = self._workers.get((msg.platform, msg.chat_id))
+            if worker is not None:
+                await asyncio.wait({worker})
+        finally:
+            del self.channels[msg.platform]
+            await inbox.forget_platform(self._sessions, msg.platform)
+
     def wake(self, platform: str, chat_id: str) -> None:
         """Make sure the chat's worker runs (it re-reads the inbox before it stops)."""
         if self._closing or platform not in self.channels:
@@ -325,3 +339,20 @@ class ChatDispatcher:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+
+class _Rehearsal:
+    """The channel of `ChatDispatcher.rehearse`: every reply "delivered", nothing sent."""
+
+    limits = None
+
+    def __init__(self, platform: str):
+        self.platform = platform
+
+    async def send(self, chat_id: str, reply: Reply, **_) -> Delivery:
+        return Delivery.ok()
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> Delivery:
+        return Delivery.ok()
+
+    async def aclose(self) -> None:
+        return None

@@ -50,8 +50,11 @@ class NotAccepting(RuntimeError):
 class Messengers:
     def __init__(self, pipeline: Pipeline, settings: Settings, *, gate: SendGate | None = None,
                  on_unfollow: Callable[[str, str], Awaitable[None]] | None = None,
-                 token_store: object | None = None, inbound_options: dict | None = None):
+                 token_store: object | None = None, inbound_options: dict | None = None,
+                 rehearsal: Callable[[ChatDispatcher], Awaitable[None]] | None = None):
         self.pipeline = pipeline
+        # Run with the dispatcher before any platform takes updates (bot/runner.py: warm start).
+        self.rehearsal = rehearsal
         self.settings = settings
         self.gate = gate
         self.specs = registry.enabled(settings)
@@ -102,6 +105,8 @@ class Messengers:
             self.dispatcher = ChatDispatcher(self.pipeline, self.channels, gate=self.gate,
                                              deadline_seconds=self.settings.reply_deadline_seconds,
                                              inbox_db=self._inbox_db)
+            if self.rehearsal is not None:
+                await self.rehearsal(self.dispatcher)
             await self.dispatcher.resume()
             self.dispatcher.start_sweeping()
             yield

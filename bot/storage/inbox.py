@@ -207,3 +207,10 @@ async def drop_lease(sessions: async_sessionmaker[AsyncSession], platform: str, 
     async with sessions.begin() as session:
         await session.execute(delete(ChatLease).where(ChatLease.platform == platform, ChatLease.chat_id == chat_id,
                                                       ChatLease.holder == holder))
+
+
+async def forget_platform(sessions: async_sessionmaker[AsyncSession], platform: str) -> None:
+    """Delete every inbox, outbox and lease row of ``platform`` (the start-up rehearsal's)."""
+    async with sessions.begin() as session:
+        for model in (OutboxReply, InboxUpdate, ChatLease):
+            await session.execute(delete(model).where(model.platform == platform))
