@@ -8,6 +8,9 @@ marked `model` and run in CI too.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from bot.settings import Settings
@@ -37,3 +40,15 @@ def real_searcher(model_settings, knowledge):
     from bot.app import build_searcher
 
     return build_searcher(model_settings, knowledge)
+
+
+@pytest.fixture
+def model_data_dir(tmp_path, model_settings, real_searcher) -> Path:
+    """A data dir of its own for a `civicbot` child process, sharing the converted model
+    and the bundled sources' index (documents added there stay there)."""
+    data = tmp_path / "data"
+    (data / "index").mkdir(parents=True)
+    (data / "models").symlink_to(model_settings.model_cache_dir.resolve())
+    for name in ("dense.faiss", "manifest.json"):
+        shutil.copy(model_settings.index_dir / name, data / "index" / name)
+    return data

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,20 +24,9 @@ QUESTION = "Phường Lê Chân có tổ chức hội chợ việc làm cho than
 ANSWER = "Có. Hội chợ việc làm cho thanh niên diễn ra ngày 15/12/2026 tại Nhà văn hóa phường Lê Chân."
 
 
-@pytest.fixture
-def data_dir(tmp_path, model_settings, real_searcher) -> Path:
-    """A data dir of its own, sharing the converted model and the bundled sources' index."""
-    data = tmp_path / "data"
-    (data / "index").mkdir(parents=True)
-    (data / "models").symlink_to(model_settings.model_cache_dir.resolve())
-    for name in ("dense.faiss", "manifest.json"):
-        shutil.copy(model_settings.index_dir / name, data / "index" / name)
-    return data
-
-
 @pytest.mark.timeout(900)
-def test_a_published_answer_is_quoted_by_civicbot_ask(page, data_dir):
-    settings = console_settings(data_dir.parent).model_copy(update={"data_dir": data_dir})
+def test_a_published_answer_is_quoted_by_civicbot_ask(page, model_data_dir):
+    settings = console_settings(model_data_dir.parent).model_copy(update={"data_dir": model_data_dir})
     server = ConsoleServer(settings, publish=publish_answer)
     try:
         resident = server.resident("4001", WARD_A)
@@ -51,7 +39,7 @@ def test_a_published_answer_is_quoted_by_civicbot_ask(page, data_dir):
     finally:
         server.close()
 
-    env = {**os.environ, "CIVICBOT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "CIVICBOT_DATA_DIR": str(model_data_dir), "PYTHONUNBUFFERED": "1"}
     out = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--json", QUESTION], capture_output=True, text=True,
                          env=env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,17 +27,6 @@ CIVICBOT = [sys.executable, "-m", "bot.cli"]
 REPO = Path(__file__).resolve().parents[2]
 QUESTION = "Bộ phận một cửa có tiếp nhận hồ sơ vào sáng thứ Bảy không?"
 TARGET_SECONDS = 10
-
-
-@pytest.fixture
-def data_dir(tmp_path, model_settings, real_searcher) -> Path:
-    """A data dir of its own, sharing the converted model and the bundled sources' index."""
-    data = tmp_path / "data"
-    (data / "index").mkdir(parents=True)
-    (data / "models").symlink_to(model_settings.model_cache_dir.resolve())
-    for name in ("dense.faiss", "manifest.json"):
-        shutil.copy(model_settings.index_dir / name, data / "index" / name)
-    return data
 
 
 def run(env, *args: str) -> subprocess.CompletedProcess:
@@ -95,8 +83,8 @@ class RunningChat:
 
 
 @pytest.mark.timeout(900)   # four real-model processes start: slow on a loaded 2-core machine
-def test_added_document_is_answered_by_a_running_bot_within_10_seconds(data_dir, tmp_path):
-    env = {**os.environ, "CIVICBOT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+def test_added_document_is_answered_by_a_running_bot_within_10_seconds(model_data_dir, tmp_path):
+    env = {**os.environ, "CIVICBOT_DATA_DIR": str(model_data_dir), "PYTHONUNBUFFERED": "1"}
     chat = RunningChat(env)
     try:
         chat.wait_for("(Gõ /thoat")                       # started: greeted and waiting

@@ -139,3 +139,13 @@ def migrated_pg_schema(prefix: str) -> Iterator[str]:
                     "(set CIVICBOT_TEST_WITHOUT_POSTGRES=1 to skip its tests)")
     yield url
     asyncio.run(pg_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+async def emptied_database(url: str) -> Database:
+    """The database at ``url``, migrated and with every table emptied (the caller disposes of it)."""
+    database = Database.from_url(url)
+    await database.upgrade()
+    async with database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+    return database

@@ -19,8 +19,8 @@ from bot.pipeline import FloodControl, Pipeline
 from bot.settings import get_settings
 from bot.storage import Database, DbDialogStore, upgrade_sync
 from bot.storage.export import pseudonym
-from bot.storage.models import AnswerLog, Base
-from storage_helpers import TABLES, Chat, StubSearcher, button, make_settings
+from bot.storage.models import AnswerLog
+from storage_helpers import TABLES, Chat, StubSearcher, button, emptied_database, make_settings
 
 SECRET = "một-khóa-bí-mật-cho-thử-nghiệm"
 RAW_IDS = ("100200300400", "zalo-user-778899")
@@ -31,14 +31,7 @@ runner = CliRunner()
 def cli_db(db_url, monkeypatch) -> str:
     """An empty, migrated database the CLI reaches through CIVICBOT_DATABASE_URL."""
     async def clean() -> None:
-        database = Database.from_url(db_url)
-        try:
-            await database.upgrade()
-            async with database.engine.begin() as conn:
-                for table in reversed(Base.metadata.sorted_tables):
-                    await conn.execute(table.delete())
-        finally:
-            await database.dispose()
+        await (await emptied_database(db_url)).dispose()
 
     asyncio.run(clean())
     monkeypatch.setenv("CIVICBOT_DATABASE_URL", db_url)

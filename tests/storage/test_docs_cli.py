@@ -15,11 +15,11 @@ from bot.deps import Deps
 from bot.pipeline import FloodControl, Pipeline
 from bot.settings import get_settings
 from bot.storage import Database, DbDialogStore
-from bot.storage.models import Base, Resident
+from bot.storage.models import Resident
 from retrieval.batching import AsyncSearcher
 from retrieval.embedder import HashEmbedder
 from retrieval.live import LiveIndex, LiveKnowledge, LiveSearcher, base_index
-from storage_helpers import Chat, make_settings
+from storage_helpers import Chat, emptied_database, make_settings
 from tests import document_files as files
 
 runner = CliRunner()
@@ -29,14 +29,7 @@ runner = CliRunner()
 def cli_env(db_url, tmp_path, monkeypatch):
     """An empty migrated database and a data dir the CLI reaches through the environment; hash embedder."""
     async def clean() -> None:
-        database = Database.from_url(db_url)
-        try:
-            await database.upgrade()
-            async with database.engine.begin() as conn:
-                for table in reversed(Base.metadata.sorted_tables):
-                    await conn.execute(table.delete())
-        finally:
-            await database.dispose()
+        await (await emptied_database(db_url)).dispose()
 
     asyncio.run(clean())
     monkeypatch.setenv("CIVICBOT_DATABASE_URL", db_url)

@@ -23,12 +23,12 @@ from bot.cli import app
 from bot.messages import Reply, utcnow
 from bot.settings import QuizSettings, get_settings
 from bot.storage import Database, quiz_repo
-from bot.storage.models import Base, Resident
+from bot.storage.models import Resident
 from bot.storage.quiz_models import DONE, OPEN, VOID, QuizAnswer, QuizLeitner, QuizPollLink, QuizRound
 from bot.storage.quiz_report import report_rows, write_report
 from handlers import leaderboard, quiz
 from knowledge.quiz_schedule import BankLoader, QuestionBank
-from storage_helpers import button, count, snapshot
+from storage_helpers import button, count, emptied_database, snapshot
 
 
 @pytest.fixture(scope="session")
@@ -401,12 +401,8 @@ async def test_report_by_chi_doan_has_participation_mastery_and_most_missed(db, 
 
 def test_quiz_report_cli_writes_csv_by_ward(db_url, knowledge, bank, tmp_path, monkeypatch):
     async def prepare() -> None:
-        database = Database.from_url(db_url)
+        database = await emptied_database(db_url)
         try:
-            await database.upgrade()
-            async with database.engine.begin() as conn:
-                for table in reversed(Base.metadata.sorted_tables):
-                    await conn.execute(table.delete())
             await seed_answers(database, bank)
         finally:
             await database.dispose()
