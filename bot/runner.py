@@ -77,7 +77,7 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
         # updates are stored before they are acknowledged and answered from there.
         # One sending limit per platform for chat replies and announcements (replies first),
         # shared through the database by every process (bot/channels/limits.py).
-        limiter = sending_limiter(deps.db, settings)
+        limiter = sending_limiter(deps.db, settings.broadcast)
         async def rehearse(dispatcher) -> None:
             # The durable path's own first statements and connections (inbox, outbox,
             # chat worker), before polling starts or webhooks are taken.

@@ -68,7 +68,7 @@ from bot.broadcast import outbox, texts, zalo_promotion
 from bot.broadcast.outbox import Claimed
 from bot.channels.base import Channel
 from bot.channels.delivery import Delivery, Outcome
-from bot.channels.limits import Priority, RateLimiter, default_rates, limiter_for
+from bot.channels.limits import Priority, RateLimiter, sending_limiter
 from bot.messages import Reply, utcnow
 from bot.settings import BroadcastSettings
 from bot.storage import Database
@@ -129,8 +129,7 @@ class BroadcastWorker:
         self.rng = rng or random.Random()
         self.platforms = sorted(channels)
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self.limiter = limiter or limiter_for(db, default_rates(settings.rates, settings.chat_intervals),
-                                              settings.limit_margin_seconds)
+        self.limiter = limiter or sending_limiter(db, settings)
         self._recent_429s = {p: deque(maxlen=WINDOW) for p in self.platforms}   # True: a 429
         self.stats = WorkerStats()
         # Each platform has its own queue, feeder and lanes: a paused or slow

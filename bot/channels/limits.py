@@ -301,8 +301,7 @@ def limiter_for(db, rates: Mapping[str, Rate], margin: float = DEFAULT_MARGIN_SE
     return MemoryRateLimiter(rates, margin)
 
 
-def sending_limiter(db, settings) -> RateLimiter:
-    """The process's limiter from the broadcast settings (``settings.broadcast``):
-    chat replies and the broadcast worker of one process share this instance."""
-    b = settings.broadcast
-    return limiter_for(db, default_rates(b.rates, b.chat_intervals), b.limit_margin_seconds)
+def sending_limiter(db, broadcast) -> RateLimiter:
+    """The limiter the settings' broadcast section (rates, chat intervals, margin) describes:
+    chat replies and the broadcast worker of one process share one instance."""
+    return limiter_for(db, default_rates(broadcast.rates, broadcast.chat_intervals), broadcast.limit_margin_seconds)

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.messages import Reply, utcnow
 from bot.settings import QuizSettings, get_settings
-from bot.storage import Database, quiz_repo
+from bot.storage import quiz_repo
 from bot.storage.models import Resident
 from bot.storage.quiz_models import DONE, OPEN, VOID, QuizAnswer, QuizLeitner, QuizPollLink, QuizRound
 from bot.storage.quiz_report import report_rows, write_report
