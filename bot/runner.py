@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -50,6 +51,15 @@ def serving_settings(settings: Settings) -> Settings:
     if settings.embedding_threads is not None:
         return settings
     return settings.model_copy(update={"embedding_threads": SERVING_ENCODER_THREADS})
+
+
+def settle_heap() -> None:
+    """Put what start-up built (model, index, knowledge, compiled statements), kept for the
+    process's life, out of the garbage collector's reach: a full collection then scans only
+    what came after. At 100 updates/s its pauses went from 150 ms (every ack waiting behind
+    them) to under 10 ms (bench/zalo_webhook.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_http_app(readiness: Readiness | None = None) -> web.Application:
@@ -95,6 +105,7 @@ async def serve(settings: Settings, readiness: Readiness | None = None) -> None:
             await warm_up(deps, pipeline)
             log.info("model and index warm in %.1f s", time.monotonic() - warm)
             await held.start(app)
+            settle_heap()
             readiness.mark_ready()
             log.info("ready: taking updates %.1f s after start", time.monotonic() - started)
 

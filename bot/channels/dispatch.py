@@ -50,7 +50,7 @@ from bot.channels.delivery import Delivery, Outcome
 from bot.channels.wire import EDITS, incoming_from_json, incoming_to_json, replies_to_json, reply_from_json
 from bot.messages import Incoming, Reply, utcnow
 from bot.pipeline import Pipeline
-from bot.storage import Database, inbox
+from bot.storage import inbox
 from bot.storage.delivery_models import FAILED, SENT
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,11 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 60.0
 # Updates processed at once. A burst beyond this waits here, cheaply, instead
-# of each holding a database connection while it queues for the search worker.
-MAX_CONCURRENT_UPDATES = 64
+# of each holding a database connection while it queues for the search worker
+# (one search at a time anyway). More at once only lengthens each turn of the
+# event loop, which every acknowledgement waits for: 64 → 16 took the Zalo
+# webhook's ack p99 on PostgreSQL from 68 to 31-44 ms (bench/zalo_webhook.py).
+MAX_CONCURRENT_UPDATES = 16
 PRUNE_EVERY = timedelta(minutes=10)
 DRAIN_SECONDS = 5.0
 LEASE_SECONDS = 120.0
@@ -75,11 +78,15 @@ def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACK
     return ceiling * (0.5 + rng() / 2)
 
 
+class NotAccepting(RuntimeError):
+    """An update that arrives before the path is open or while it closes: not stored, not acknowledged."""
+
+
 class ChatDispatcher:
     def __init__(self, pipeline: Pipeline, channels: dict[str, Channel], *,
                  deadline_seconds: float = 600.0, gate: SendGate | None = None,
                  clock: Callable[[], datetime] = utcnow, backoff_base: float = BACKOFF_BASE_SECONDS,
-                 max_concurrent: int = MAX_CONCURRENT_UPDATES, inbox_db: Database | None = None,
+                 max_concurrent: int = MAX_CONCURRENT_UPDATES,
                  holder: str | None = None, leases: bool | None = None):
         db = pipeline.deps.db
         if db is None:
@@ -91,9 +98,8 @@ class ChatDispatcher:
         self._backoff_base = backoff_base
         self._sessions = db.sessions
         self._clock = clock
-        # Acknowledging must not queue behind the updates being processed: with SQLite's
-        # single pooled connection, an engine of its own for the inbox writes (inbox_db).
-        self._inbox = inbox.InboxWriter((inbox_db or db).sessions, clock)
+        # Acknowledging must not queue behind the updates being processed: a connection of its own.
+        self._inbox = inbox.InboxWriter.for_database(db, clock)
         self._outcomes = inbox.OutcomeWriter(db.sessions, clock)
         # Chat leases where several processes can share the tables (PostgreSQL; SQLite is one process).
         self._leases = db.dialect == "postgresql" if leases is None else leases
@@ -111,7 +117,10 @@ class ChatDispatcher:
         """Store ``msg`` durably (the messenger acknowledges it afterwards) and have it processed.
 
         A redelivered update (same platform message id) is stored once and processed once.
+        Raises `NotAccepting` once closing (the messenger does not acknowledge; it is redelivered).
         """
+        if self._closing:
+            raise NotAccepting("shutting down")
         key = msg.message_id or f"local:{uuid.uuid4().hex}"
         new = await self._inbox.store(inbox.NewUpdate(msg.platform, key, msg.chat_id, incoming_to_json(msg)))
         if not new:
@@ -338,6 +347,7 @@ class ChatDispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+        await self._inbox.close()
 
 
 class _Rehearsal:

@@ -30,7 +30,7 @@ from aiohttp import web
 from bot.channels import registry
 from bot.channels.base import Channel, PlatformContext, SendGate
 from bot.channels.delivery import Delivery
-from bot.channels.dispatch import ChatDispatcher
+from bot.channels.dispatch import ChatDispatcher, NotAccepting
 from bot.messages import Incoming, Reply
 from bot.pipeline import Pipeline
 from bot.readiness import Readiness
@@ -41,10 +41,6 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 100
 DRAIN_SECONDS = 5.0     # at shutdown, for replies in flight
-
-
-class NotAccepting(RuntimeError):
-    """An update arrived before the dispatcher started or after it stopped."""
 
 
 class Messengers:
@@ -69,7 +65,6 @@ class Messengers:
         self.channels: dict[str, Channel] = {}
         self.dispatcher: ChatDispatcher | None = None
         self.drain_seconds = DRAIN_SECONDS
-        self._inbox_db: Database | None = None
 
     def install(self, app: web.Application, readiness: Readiness | None = None) -> None:
         """Build the channels, add each platform's routes and lifecycle to ``app`` (call it
@@ -101,10 +96,8 @@ class Messengers:
                 start = getattr(channel, "start", None)       # a channel with state to load
                 if start is not None:
                     await start()
-            self._inbox_db = Database.from_url(self.settings.effective_database_url)
             self.dispatcher = ChatDispatcher(self.pipeline, self.channels, gate=self.gate,
-                                             deadline_seconds=self.settings.reply_deadline_seconds,
-                                             inbox_db=self._inbox_db)
+                                             deadline_seconds=self.settings.reply_deadline_seconds)
             if self.rehearsal is not None:
                 await self.rehearsal(self.dispatcher)
             await self.dispatcher.resume()
@@ -115,8 +108,6 @@ class Messengers:
                 await self.dispatcher.close(self.drain_seconds)
             for channel in self.channels.values():
                 await channel.aclose()
-            if self._inbox_db is not None:
-                await self._inbox_db.dispose()
             if self.session is not None:
                 await self.session.close()
 

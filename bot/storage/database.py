@@ -70,8 +70,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # "?search_path=civicbot": the bot's tables live in that schema (created by upgrade).
         parsed = parsed.difference_update_query(["search_path"])
         connect_args["server_settings"] = {**connect_args.get("server_settings", {}), "search_path": schema}
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Enough connections kept for the updates processed at once (dispatch.py) and the chat
+    # workers' reads, so that a burst does not open and close overflow connections (each a
+    # TLS attempt, a handshake and statements prepared again): with 10 kept, that churn
+    # took a tenth of the event loop at 100 updates/s (bench/zalo_webhook.py).
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(parsed, connect_args=connect_args, **kwargs)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections import deque
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.channels import registry
 from bot.channels.delivery import Delivery, Outcome
-from bot.channels.dispatch import ChatDispatcher, backoff
+from bot.channels.dispatch import ChatDispatcher, NotAccepting, backoff
 from bot.channels.wire import incoming_to_json, reply_to_json
 from bot.messages import Incoming, Reply, utcnow
 from bot.storage import inbox
@@ -50,9 +51,21 @@ def update(chat: str, text: str, message_id: str) -> Incoming:
     return Incoming.from_platform("telegram", chat, chat, text, message_id=message_id)
 
 
+_opened: list[ChatDispatcher] = []
+
+
 def dispatcher(pipeline, channel, **options) -> ChatDispatcher:
     options.setdefault("backoff_base", 0.001)
-    return ChatDispatcher(pipeline, {"telegram": channel}, **options)
+    _opened.append(ChatDispatcher(pipeline, {"telegram": channel}, **options))
+    return _opened[-1]
+
+
+@pytest.fixture(autouse=True)
+async def close_dispatchers():
+    """Each dispatcher holds its inbox writer's connection until closed."""
+    yield
+    while _opened:
+        await _opened.pop().close(drain_seconds=0)
 
 
 async def outbox_rows(db) -> list[OutboxReply]:
@@ -130,10 +143,11 @@ async def test_a_blocked_chat_is_not_retried(pipeline, db):
 
 async def test_after_a_crash_accepted_updates_and_owed_replies_go_out_once(pipeline, db):
     """What a killed process left: two stored, unprocessed updates and a reply not yet sent."""
-    writer = inbox.InboxWriter(db.sessions)
+    writer = inbox.InboxWriter.for_database(db)
     for chat, message_id in (("c1", "m1"), ("c2", "m2")):
         msg = update(chat, "/help", message_id)
         assert await writer.store(inbox.NewUpdate("telegram", message_id, chat, incoming_to_json(msg)))
+    await writer.close()
     now = utcnow()
     async with db.sessions.begin() as session:
         await inbox.add_replies(session, "telegram", "c3", None, [reply_to_json(Reply("Câu 2/10"))],
@@ -263,3 +277,11 @@ async def test_the_send_gate_is_asked_before_every_attempt(pipeline):
     await chats.accept(update("c1", "/help", "m1"))
     await chats.idle()
     assert len(gate.asked) == len(channel.attempts) >= 2 and set(gate.asked) == {("telegram", "c1")}
+
+
+async def test_an_update_arriving_while_closing_is_neither_stored_nor_acknowledged(pipeline, db):
+    chats = dispatcher(pipeline, ScriptedChannel())
+    await chats.close()
+    with pytest.raises(NotAccepting):           # the messenger answers 503: it is redelivered
+        await chats.accept(update("c1", "/help", "m1"))
+    assert await inbox.next_update(db.sessions, "telegram", "c1") is None
