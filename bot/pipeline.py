@@ -118,9 +118,19 @@ class FloodControl:
         return "warn"
 
 
+# Update transactions open at once; more wait for a turn before opening theirs.
+# Searching comes before (Lookahead) and is not limited: updates waiting for the
+# search worker hold no connection and cost the event loop nothing, and more of
+# them make bigger batches. More transactions at once only lengthen each turn
+# of the event loop, which every webhook acknowledgement waits for: 64 → 16 took
+# the Zalo webhook's ack p99 on PostgreSQL from 69 to 33-38 ms (bench/zalo_webhook.py).
+MAX_OPEN_TRANSACTIONS = 16
+
+
 class Pipeline:
     def __init__(self, deps: Deps, seen: SeenMessages | None = None, flood: FloodControl | None = None):
         self.deps = deps
+        self._transactions = asyncio.Semaphore(MAX_OPEN_TRANSACTIONS)
         self.seen = seen or _default_seen(deps)
         self.flood = flood or FloodControl(
             deps.settings.flood_max_messages, deps.settings.flood_window_seconds
@@ -196,7 +206,7 @@ class Pipeline:
             return await _recorded(record, replies)
         # One session, one transaction per update: whatever the handlers and the
         # dialog store write commits together, or not at all when anything fails.
-        async with self.deps.db.sessions.begin() as session:
+        async with self._transactions, self.deps.db.sessions.begin() as session:
             replies = await self.deps.router.dispatch(msg, Turn.begin(self.deps, session, search_ahead), open_dialog)
             if record is not None:
                 await record(session, replies)

@@ -57,12 +57,6 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 60.0
-# Updates processed at once. A burst beyond this waits here, cheaply, instead
-# of each holding a database connection while it queues for the search worker
-# (one search at a time anyway). More at once only lengthens each turn of the
-# event loop, which every acknowledgement waits for: 64 → 16 took the Zalo
-# webhook's ack p99 on PostgreSQL from 68 to 31-44 ms (bench/zalo_webhook.py).
-MAX_CONCURRENT_UPDATES = 16
 PRUNE_EVERY = timedelta(minutes=10)
 DRAIN_SECONDS = 5.0
 LEASE_SECONDS = 120.0
@@ -86,7 +80,6 @@ class ChatDispatcher:
     def __init__(self, pipeline: Pipeline, channels: dict[str, Channel], *,
                  deadline_seconds: float = 600.0, gate: SendGate | None = None,
                  clock: Callable[[], datetime] = utcnow, backoff_base: float = BACKOFF_BASE_SECONDS,
-                 max_concurrent: int = MAX_CONCURRENT_UPDATES,
                  holder: str | None = None, leases: bool | None = None):
         db = pipeline.deps.db
         if db is None:
@@ -103,7 +96,6 @@ class ChatDispatcher:
         self._outcomes = inbox.OutcomeWriter(db.sessions, clock)
         # Chat leases where several processes can share the tables (PostgreSQL; SQLite is one process).
         self._leases = db.dialect == "postgresql" if leases is None else leases
-        self._slots = asyncio.Semaphore(max_concurrent)
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._poked: set[tuple[str, str]] = set()
         self._next_prune = clock()
@@ -238,8 +230,7 @@ class ChatDispatcher:
             else:
                 owed[:] = await self._record(session, inbox_id, msg, replies)
 
-        async with self._slots:
-            await self.pipeline.process(msg, record=record)
+        await self.pipeline.process(msg, record=record)
         return owed
 
     async def _record(self, session: AsyncSession, inbox_id: int, msg: Incoming,
