@@ -97,6 +97,7 @@ class ChatDispatcher:
         # Chat leases where several processes can share the tables (PostgreSQL; SQLite is one process).
         self._leases = db.dialect == "postgresql" if leases is None else leases
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
+        self._lease_until: dict[tuple[str, str], datetime] = {}
         self._poked: set[tuple[str, str]] = set()
         self._next_prune = clock()
         self._closing = False
@@ -174,6 +175,7 @@ class ChatDispatcher:
                         self._poked.discard(key)
                         continue
                     break
+                await self._keep_lease(platform, chat_id)
                 owed = await self._process(row.id, incoming_from_json(row.incoming))
                 await self._send(platform, chat_id, owed)
         except asyncio.CancelledError:
@@ -183,6 +185,7 @@ class ChatDispatcher:
             log.exception("chat worker for a %s chat failed", platform)
         finally:
             self._poked.discard(key)
+            self._lease_until.pop(key, None)
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
             if leased and self._leases:         # (a new worker for the chat waits for this lease)
@@ -205,8 +208,23 @@ class ChatDispatcher:
 
     async def _extend_lease(self, platform: str, chat_id: str) -> bool:
         now = self._clock()
-        return await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now,
-                                      now + timedelta(seconds=LEASE_SECONDS))
+        until = now + timedelta(seconds=LEASE_SECONDS)
+        taken = await inbox.take_lease(self._sessions, platform, chat_id, self.holder, now, until)
+        if taken:
+            self._lease_until[(platform, chat_id)] = until
+        return taken
+
+    async def _keep_lease(self, platform: str, chat_id: str) -> None:
+        """Extend the chat's lease once half of it has run (a chat busy for longer than a
+        lease stays this process's); not on every backoff step, which cost a transaction
+        per retried send."""
+        if not self._leases:
+            return
+        until = self._lease_until.get((platform, chat_id))
+        if until is not None and until - self._clock() > timedelta(seconds=LEASE_SECONDS / 2):
+            return
+        if not await self._extend_lease(platform, chat_id):
+            raise RuntimeError("chat lease lost")    # this process stalled; another one took over
 
     async def _sleep_leased(self, platform: str, chat_id: str, seconds: float) -> None:
         """Wait (a backoff) while keeping the chat's lease."""
@@ -214,8 +232,7 @@ class ChatDispatcher:
             step = min(seconds, LEASE_SECONDS / 4)
             await asyncio.sleep(step)
             seconds -= step
-            if self._leases and not await self._extend_lease(platform, chat_id):
-                raise RuntimeError("chat lease lost")    # this process stalled; another one took over
+            await self._keep_lease(platform, chat_id)
 
     # -- processing and sending --------------------------------------------------------------
 

@@ -285,3 +285,49 @@ async def test_an_update_arriving_while_closing_is_neither_stored_nor_acknowledg
     with pytest.raises(NotAccepting):           # the messenger answers 503: it is redelivered
         await chats.accept(update("c1", "/help", "m1"))
     assert await inbox.next_update(db.sessions, "telegram", "c1") is None
+
+
+class AdvancingChannel(ScriptedChannel):
+    """Each send takes ``seconds`` of the dispatcher's clock (work that outlasts a lease)."""
+
+    def __init__(self, now: list, seconds: float, *verdicts: Delivery):
+        super().__init__(*verdicts)
+        self.now, self.seconds = now, seconds
+
+    async def send(self, chat_id: str, reply: Reply, *, skip_parts: int = 0) -> Delivery:
+        self.now[0] += timedelta(seconds=self.seconds)
+        return await super().send(chat_id, reply, skip_parts=skip_parts)
+
+
+def counting_leases(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    take = inbox.take_lease
+
+    async def counted(sessions, platform, chat_id, holder, now, until):
+        calls.append(chat_id)
+        return await take(sessions, platform, chat_id, holder, now, until)
+
+    monkeypatch.setattr(inbox, "take_lease", counted)
+    return calls
+
+
+async def test_a_chat_busy_for_longer_than_half_its_lease_extends_it(pipeline, db, monkeypatch):
+    calls = counting_leases(monkeypatch)
+    now = [utcnow()]
+    channel = AdvancingChannel(now, 70)               # the lease is 120 s
+    chats = dispatcher(pipeline, channel, holder="here", leases=True, clock=lambda: now[0])
+    await chats.accept(update("c1", "/help", "m1"))
+    await chats.accept(update("c1", "/start", "m2"))
+    await chats.idle()
+    assert len(channel.delivered) >= 2
+    assert len(calls) >= 2                            # taken, then extended before the second update
+
+
+async def test_a_retried_reply_does_not_extend_the_lease_at_every_attempt(pipeline, db, monkeypatch):
+    calls = counting_leases(monkeypatch)
+    channel = ScriptedChannel(TRANSIENT, TRANSIENT, TRANSIENT)
+    chats = dispatcher(pipeline, channel, holder="here", leases=True)
+    await chats.accept(update("c1", "/help", "m1"))
+    await chats.idle()
+    assert channel.delivered and len(channel.attempts) >= 4
+    assert calls == ["c1"]                            # taken once; its 120 s were never half gone
