@@ -121,16 +121,20 @@ class FloodControl:
 # Update transactions open at once; more wait for a turn before opening theirs.
 # Searching comes before (Lookahead) and is not limited: updates waiting for the
 # search worker hold no connection and cost the event loop nothing, and more of
-# them make bigger batches. More transactions at once only lengthen each turn
-# of the event loop, which every webhook acknowledgement waits for: 64 → 16 took
-# the Zalo webhook's ack p99 on PostgreSQL from 69 to 33-38 ms (bench/zalo_webhook.py).
-MAX_OPEN_TRANSACTIONS = 16
+# them make bigger search batches. On PostgreSQL the open transactions all run
+# their statements on the event loop (asyncpg), and every webhook acknowledgement
+# waits for the loop's turn: 64 → 16 → 8 took the Zalo ack p99 from 69 to 43-65
+# to 21-24 ms at 100 updates/s. On SQLite they queue for its one connection
+# anyway (turns stay short) and more of them share each group-commit round:
+# 8 instead of 16 cost the Telegram bench 92-94 → 87 answers/s
+# (bench/zalo_webhook.py, bench/telegram_throughput.py, 2 cores).
+OPEN_TRANSACTIONS = {"postgresql": 8, "sqlite": 16}
 
 
 class Pipeline:
     def __init__(self, deps: Deps, seen: SeenMessages | None = None, flood: FloodControl | None = None):
         self.deps = deps
-        self._transactions = asyncio.Semaphore(MAX_OPEN_TRANSACTIONS)
+        self._transactions = asyncio.Semaphore(OPEN_TRANSACTIONS.get(deps.db.dialect, 8) if deps.db else 1)
         self.seen = seen or _default_seen(deps)
         self.flood = flood or FloodControl(
             deps.settings.flood_max_messages, deps.settings.flood_window_seconds
