@@ -117,7 +117,7 @@ async def _serve_bot(api_url: str, token: str, conn) -> None:
     from bot.channels.telegram.channel import split_for_telegram
     from bot.pipeline import Pipeline
     from bot.platforms.base import TELEGRAM_TEXT_LIMIT
-    from bot.runner import build_http_app, serving_settings
+    from bot.runner import build_http_app, serving_settings, settle_heap
     from bot.settings import HttpSettings, Settings, TelegramSettings
     from handlers.conversation import Conversation, problem_with
     from knowledge.base import KnowledgeBase
@@ -179,8 +179,9 @@ async def _serve_bot(api_url: str, token: str, conn) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
+    settle_heap()                  # as `civicbot run` does once it is ready
     conn.send({"port": port, "model": searcher.dense_manifest.model, "load_seconds": load_seconds,
-               "questions": questions, "threads": _torch_threads()})
+               "questions": questions, "threads": settings.embedding_threads})
     while True:
         command = await asyncio.to_thread(conn.recv)
         if command == "reset":
@@ -196,12 +197,6 @@ async def _serve_bot(api_url: str, token: str, conn) -> None:
     conn.send({"stopped": True})
 
 
-def _torch_threads() -> int | None:
-    try:
-        import torch
-        return torch.get_num_threads()
-    except Exception:
-        return None
 
 
 # -- the load -----------------------------------------------------------------------
@@ -312,7 +307,7 @@ async def run(args: argparse.Namespace) -> dict:
         proc.start()
         ready = await asyncio.to_thread(parent.recv)
         questions = ready["questions"]
-        print(f"bot ready: model {ready['model']}, torch threads {ready['threads']}, "
+        print(f"bot ready: model {ready['model']}, encoder threads {ready['threads']}, "
               f"loaded in {ready['load_seconds']:.1f} s, {len(questions)} one-message questions",
               file=sys.stderr)
         assert api.webhook.get("secret_token") == SECRET
@@ -321,7 +316,7 @@ async def run(args: argparse.Namespace) -> dict:
         warm = argparse.Namespace(**{**vars(args), "users": 20, "per_user": 2, "rate": 40})
         await run_phase(api, questions, warm, "paced", 1_000_000, rng)
 
-        report = {"model": ready["model"], "cpus": os.cpu_count(), "torch_threads": ready["threads"],
+        report = {"model": ready["model"], "cpus": os.cpu_count(), "encoder_threads": ready["threads"],
                   "storage": "sqlite", "users": args.users, "per_user": args.per_user,
                   "phases": []}
         phases = ["paced", "closed"] if args.phase == "both" else [args.phase]
