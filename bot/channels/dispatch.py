@@ -178,6 +178,11 @@ class ChatDispatcher:
                 await self._keep_lease(platform, chat_id)
                 owed = await self._process(row.id, incoming_from_json(row.incoming))
                 await self._send(platform, chat_id, owed)
+                if not (row.more or key in self._poked or self._leases):
+                    # Nothing left when it was read, nothing accepted since (every update this
+                    # process accepts pokes the chat's running worker; with leases, other
+                    # processes store updates too, so look again). No await from here on.
+                    break
         except asyncio.CancelledError:
             raise
         except Exception:

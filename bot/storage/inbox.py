@@ -178,19 +178,20 @@ def _sqlite_inbox_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class StoredUpdate:
     id: int
     incoming: dict[str, Any]
+    more: bool = False               # another unprocessed update of the chat was stored before it was read
 
 
 async def next_update(sessions: async_sessionmaker[AsyncSession], platform: str,
                       chat_id: str) -> StoredUpdate | None:
-    """The chat's oldest update not processed yet."""
+    """The chat's oldest update not processed yet, and whether there is another one."""
     async with sessions() as session:
-        row = (await session.execute(
+        rows = (await session.execute(
             select(InboxUpdate.id, InboxUpdate.incoming)
             .where(InboxUpdate.processed_at.is_(None), InboxUpdate.platform == platform,
                    InboxUpdate.chat_id == chat_id)
-            .order_by(InboxUpdate.id).limit(1)
-        )).first()
-    return StoredUpdate(row.id, row.incoming) if row else None
+            .order_by(InboxUpdate.id).limit(2)
+        )).all()
+    return StoredUpdate(rows[0].id, rows[0].incoming, more=len(rows) > 1) if rows else None
 
 
 async def mark_processed(session: AsyncSession, inbox_id: int, now: datetime) -> bool:

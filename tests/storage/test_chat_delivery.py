@@ -331,3 +331,19 @@ async def test_a_retried_reply_does_not_extend_the_lease_at_every_attempt(pipeli
     await chats.idle()
     assert channel.delivered and len(channel.attempts) >= 4
     assert calls == ["c1"]                            # taken once; its 120 s were never half gone
+
+
+async def test_several_updates_left_by_a_crash_in_one_chat_are_all_processed_in_order(pipeline, db):
+    writer = inbox.InboxWriter.for_database(db)
+    texts = ["/start", "/help", "/start"]
+    for n, text in enumerate(texts):
+        assert await writer.store(inbox.NewUpdate("telegram", f"m{n}", "c1", incoming_to_json(update("c1", text, f"m{n}"))))
+    await writer.close()
+    channel = ScriptedChannel()
+    chats = dispatcher(pipeline, channel)
+    assert await chats.resume() == 1
+    await chats.idle()
+    expected = []
+    for n, text in enumerate(texts):
+        expected += await pipeline_replies(pipeline, f"probe{n}", text)
+    assert [text for _, text in channel.delivered] == expected
