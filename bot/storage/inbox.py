@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
-from bot.storage.database import Database
+from bot.storage.database import Database, sqlite_pragmas
 from bot.storage.delivery_models import FAILED, PENDING, SENT, ChatLease, InboxUpdate, OutboxReply
 from bot.storage.group_commit import GroupCommit
 from bot.storage.models import utcnow
@@ -135,7 +135,8 @@ class _PgInbox:
 class _SqliteInbox:
     def __init__(self, db: Database):
         self._engine = create_sync_engine(db.engine.url.set(drivername="sqlite"), poolclass=NullPool)
-        event.listen(self._engine, "connect", _sqlite_inbox_pragmas)
+        event.listen(self._engine, "connect", sqlite_pragmas)          # as the main connection's,
+        event.listen(self._engine, "connect", _sqlite_inbox_pragmas)   # then the inbox's own
         self._statement = _insert_new(sqlite.insert)
         self._connection: Connection | None = None
 
@@ -170,7 +171,6 @@ class _SqliteInbox:
 
 def _sqlite_inbox_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA busy_timeout=0")          # a taken lock: yield, see above
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
     dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")    # the main connection checkpoints
 
 
